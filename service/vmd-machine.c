@@ -1,0 +1,389 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "vboxmem-enums.h"
+#include "vboxmem-error.h"
+#include "vmd-machine.h"
+
+#define MACHINE_PATH_PREFIX "/org/vboxmem/VBoxMem1/machine/"
+
+/*
+ * One registered machine: its settings and the D-Bus object that shows them.
+ * Emits "unregistered" once its settings file is gone, so the registry drops it.
+ */
+struct _VmdMachine {
+	GObject parent_instance;
+	VmdSettings *settings;
+	VmdStore *store;
+	VmdAuthority *authority;
+	VboxmemMachineState state;
+	VbmGdbusObjectSkeleton *object;
+	VbmGdbusMachine *machine_iface;
+	VbmGdbusBalloon *balloon_iface;
+	VbmGdbusPageFusion *fusion_iface;
+	VbmGdbusGuest *guest_iface;
+};
+
+enum { SIGNAL_UNREGISTERED, SIGNAL_LAST };
+static guint signals[SIGNAL_LAST];
+
+G_DEFINE_TYPE(VmdMachine, vmd_machine, G_TYPE_OBJECT)
+
+gchar *
+vmd_machine_object_path_for_name(const gchar *name)
+{
+	g_autofree gchar *escaped = g_dbus_escape_object_path(name);
+	return g_strconcat(MACHINE_PATH_PREFIX, escaped, NULL);
+}
+
+const gchar *
+vmd_machine_get_name(VmdMachine *self)
+{
+	return self->settings->name;
+}
+
+GDBusObjectSkeleton *
+vmd_machine_get_object(VmdMachine *self)
+{
+	return G_DBUS_OBJECT_SKELETON(self->object);
+}
+
+static void
+publish_settings(VmdMachine *self)
+{
+	const VmdSettings *s = self->settings;
+
+	vbm_gdbus_machine_set_name(self->machine_iface, s->name);
+	vbm_gdbus_machine_set_owner(self->machine_iface, s->owner);
+	vbm_gdbus_machine_set_state(self->machine_iface,
+				    vboxmem_machine_state_to_string(self->state));
+	vbm_gdbus_machine_set_memory_size(self->machine_iface, s->memory_size);
+	vbm_gdbus_machine_set_cpus(self->machine_iface, s->cpus);
+	vbm_gdbus_machine_set_kernel(self->machine_iface, s->kernel);
+	vbm_gdbus_machine_set_initrd(self->machine_iface, s->initrd);
+	vbm_gdbus_machine_set_command_line(self->machine_iface, s->command_line);
+	vbm_gdbus_balloon_set_default_size(self->balloon_iface, s->balloon_default_size);
+	vbm_gdbus_balloon_set_deflate_on_oom(self->balloon_iface, s->deflate_on_oom);
+	vbm_gdbus_balloon_set_free_page_reporting(self->balloon_iface, s->free_page_reporting);
+	vbm_gdbus_page_fusion_set_enabled(self->fusion_iface, s->page_fusion);
+}
+
+static gboolean
+is_stopped(VmdMachine *self)
+{
+	return self->state == VBOXMEM_MACHINE_STATE_POWERED_OFF ||
+	       self->state == VBOXMEM_MACHINE_STATE_ABORTED;
+}
+
+static gboolean
+check_stopped(VmdMachine *self, GError **error)
+{
+	if (is_stopped(self))
+		return TRUE;
+	g_set_error(error,
+		    VBOXMEM_ERROR,
+		    VBOXMEM_ERROR_INVALID_STATE,
+		    "Machine '%s' is %s; it must be powered off",
+		    self->settings->name,
+		    vboxmem_machine_state_to_string(self->state));
+	return FALSE;
+}
+
+/* No method defines options yet; refusing unknown ones keeps them free to define later. */
+static gboolean
+check_no_options(GVariant *options, GError **error)
+{
+	const gchar *key;
+	GVariantIter iter;
+
+	g_variant_iter_init(&iter, options);
+	if (g_variant_iter_next(&iter, "{&sv}", &key, NULL)) {
+		g_set_error(error,
+			    VBOXMEM_ERROR,
+			    VBOXMEM_ERROR_INVALID_ARGUMENT,
+			    "%s: unknown option",
+			    key);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static VmdSettings *
+settings_with_changes(VmdMachine *self, GVariant *changes, GError **error)
+{
+	g_autoptr(VmdSettings) updated = vmd_settings_copy(self->settings);
+
+	if (!vmd_settings_update(updated, changes, error))
+		return NULL;
+	return g_steal_pointer(&updated);
+}
+
+static gboolean
+return_if_error(GDBusMethodInvocation *invocation, GError *error)
+{
+	if (error == NULL)
+		return FALSE;
+	g_dbus_method_invocation_return_gerror(invocation, error);
+	return TRUE;
+}
+
+static void
+modify_authorized(gpointer target,
+		  GDBusMethodInvocation *invocation,
+		  GVariant *changes,
+		  guint32 caller_uid)
+{
+	VmdMachine *self = VMD_MACHINE(target);
+	g_autoptr(VmdSettings) updated = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* Checked again: the state or the settings may have changed while polkit was asked. */
+	if (check_stopped(self, &error))
+		updated = settings_with_changes(self, changes, &error);
+	if (updated != NULL)
+		vmd_store_save(self->store, updated, &error);
+	if (return_if_error(invocation, error))
+		return;
+	g_debug("Machine %s modified by uid %u", updated->name, caller_uid);
+	vmd_settings_free(self->settings);
+	self->settings = g_steal_pointer(&updated);
+	publish_settings(self);
+	vbm_gdbus_machine_complete_modify(self->machine_iface, invocation);
+}
+
+static gboolean
+handle_modify(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *changes)
+{
+	g_autoptr(VmdSettings) updated = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (check_stopped(self, &error))
+		updated = settings_with_changes(self, changes, &error);
+	if (return_if_error(invocation, error))
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	vmd_authority_run_authorized(self->authority,
+				     invocation,
+				     "org.vboxmem.machine.modify",
+				     self->settings->owner,
+				     self->settings->name,
+				     self,
+				     changes,
+				     modify_authorized);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+unregister_authorized(gpointer target,
+		      GDBusMethodInvocation *invocation,
+		      GVariant *options,
+		      guint32 caller_uid)
+{
+	VmdMachine *self = VMD_MACHINE(target);
+	g_autoptr(GError) error = NULL;
+
+	if (check_stopped(self, &error))
+		vmd_store_delete(self->store, self->settings->name, &error);
+	if (return_if_error(invocation, error))
+		return;
+	g_debug("Machine %s unregistered by uid %u", self->settings->name, caller_uid);
+	g_signal_emit(self, signals[SIGNAL_UNREGISTERED], 0);
+	vbm_gdbus_machine_complete_unregister(self->machine_iface, invocation);
+}
+
+static gboolean
+handle_unregister(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *options)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (check_no_options(options, &error))
+		check_stopped(self, &error);
+	if (return_if_error(invocation, error))
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	vmd_authority_run_authorized(self->authority,
+				     invocation,
+				     "org.vboxmem.machine.unregister",
+				     self->settings->owner,
+				     self->settings->name,
+				     self,
+				     options,
+				     unregister_authorized);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+control_authorized(gpointer target,
+		   GDBusMethodInvocation *invocation,
+		   GVariant *args,
+		   guint32 caller_uid)
+{
+	g_dbus_method_invocation_return_error(invocation,
+					      VBOXMEM_ERROR,
+					      VBOXMEM_ERROR_NOT_SUPPORTED,
+					      "%s is not supported yet: this vboxmemd cannot run "
+					      "machines",
+					      g_dbus_method_invocation_get_method_name(invocation));
+}
+
+static void
+authorize_control(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
+{
+	vmd_authority_run_authorized(self->authority,
+				     invocation,
+				     "org.vboxmem.machine.control",
+				     self->settings->owner,
+				     self->settings->name,
+				     self,
+				     args,
+				     control_authorized);
+}
+
+static gboolean
+handle_control(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *options)
+{
+	g_autoptr(GError) error = NULL;
+
+	check_no_options(options, &error);
+	if (!return_if_error(invocation, error))
+		authorize_control(self, invocation, options);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+check_balloon_target(VmdMachine *self, guint64 size, GError **error)
+{
+	if (size % VMD_MIB != 0 || size > self->settings->memory_size) {
+		g_set_error(error,
+			    VBOXMEM_ERROR,
+			    VBOXMEM_ERROR_INVALID_ARGUMENT,
+			    "size: %" G_GUINT64_FORMAT
+			    " bytes is not a whole number of MiB up to the memory size "
+			    "of %" G_GUINT64_FORMAT " MiB",
+			    size,
+			    self->settings->memory_size / VMD_MIB);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+handle_set_target(VmdMachine *self,
+		  GDBusMethodInvocation *invocation,
+		  guint64 size,
+		  GVariant *options)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (check_balloon_target(self, size, &error))
+		check_no_options(options, &error);
+	if (!return_if_error(invocation, error))
+		authorize_control(self, invocation, g_variant_new("(t@a{sv})", size, options));
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+connect_handlers(VmdMachine *self)
+{
+	const gchar *control_signals[] = {
+		"handle-start", "handle-power-off", "handle-pause", "handle-resume"};
+
+	g_signal_connect_swapped(
+		self->machine_iface, "handle-modify", G_CALLBACK(handle_modify), self);
+	g_signal_connect_swapped(
+		self->machine_iface, "handle-unregister", G_CALLBACK(handle_unregister), self);
+	for (guint i = 0; i < G_N_ELEMENTS(control_signals); i++)
+		g_signal_connect_swapped(
+			self->machine_iface, control_signals[i], G_CALLBACK(handle_control), self);
+	g_signal_connect_swapped(
+		self->balloon_iface, "handle-set-target", G_CALLBACK(handle_set_target), self);
+}
+
+static void
+set_guest_stats_unknown(VbmGdbusGuest *guest)
+{
+	const gchar *stats[] = {"memory-total",
+				"memory-free",
+				"memory-available",
+				"disk-caches",
+				"swap-in",
+				"swap-out",
+				"major-faults",
+				"minor-faults"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(stats); i++)
+		g_object_set(guest, stats[i], G_MAXUINT64, NULL);
+}
+
+static void
+vmd_machine_dispose(GObject *object)
+{
+	VmdMachine *self = VMD_MACHINE(object);
+
+	g_clear_object(&self->machine_iface);
+	g_clear_object(&self->balloon_iface);
+	g_clear_object(&self->fusion_iface);
+	g_clear_object(&self->guest_iface);
+	g_clear_object(&self->object);
+	g_clear_object(&self->store);
+	g_clear_object(&self->authority);
+	G_OBJECT_CLASS(vmd_machine_parent_class)->dispose(object);
+}
+
+static void
+vmd_machine_finalize(GObject *object)
+{
+	VmdMachine *self = VMD_MACHINE(object);
+	vmd_settings_free(self->settings);
+	G_OBJECT_CLASS(vmd_machine_parent_class)->finalize(object);
+}
+
+static void
+vmd_machine_class_init(VmdMachineClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+	object_class->dispose = vmd_machine_dispose;
+	object_class->finalize = vmd_machine_finalize;
+	signals[SIGNAL_UNREGISTERED] = g_signal_new("unregistered",
+						    G_TYPE_FROM_CLASS(klass),
+						    G_SIGNAL_RUN_LAST,
+						    0,
+						    NULL,
+						    NULL,
+						    NULL,
+						    G_TYPE_NONE,
+						    0);
+}
+
+static void
+vmd_machine_init(VmdMachine *self)
+{
+	self->state = VBOXMEM_MACHINE_STATE_POWERED_OFF;
+	self->machine_iface = vbm_gdbus_machine_skeleton_new();
+	self->balloon_iface = vbm_gdbus_balloon_skeleton_new();
+	self->fusion_iface = vbm_gdbus_page_fusion_skeleton_new();
+	self->guest_iface = vbm_gdbus_guest_skeleton_new();
+	set_guest_stats_unknown(self->guest_iface);
+}
+
+VmdMachine *
+vmd_machine_new(VmdSettings *settings, VmdStore *store, VmdAuthority *authority)
+{
+	VmdMachine *self = g_object_new(VMD_TYPE_MACHINE, NULL);
+	g_autofree gchar *path = vmd_machine_object_path_for_name(settings->name);
+
+	self->settings = settings;
+	self->store = g_object_ref(store);
+	self->authority = g_object_ref(authority);
+	self->object = vbm_gdbus_object_skeleton_new(path);
+	vbm_gdbus_object_skeleton_set_machine(self->object, self->machine_iface);
+	vbm_gdbus_object_skeleton_set_balloon(self->object, self->balloon_iface);
+	vbm_gdbus_object_skeleton_set_page_fusion(self->object, self->fusion_iface);
+	vbm_gdbus_object_skeleton_set_guest(self->object, self->guest_iface);
+	publish_settings(self);
+	connect_handlers(self);
+	return self;
+}

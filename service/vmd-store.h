@@ -1,0 +1,21 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "vmd-settings.h"
+
+G_BEGIN_DECLS
+
+#define VMD_TYPE_STORE (vmd_store_get_type())
+G_DECLARE_FINAL_TYPE(VmdStore, vmd_store, VMD, STORE, GObject)
+
+VmdStore *vmd_store_new(const gchar *directory, GError **error);
+gboolean vmd_store_has_file(VmdStore *self, const gchar *name);
+gboolean vmd_store_save(VmdStore *self, const VmdSettings *settings, GError **error);
+gboolean vmd_store_delete(VmdStore *self, const gchar *name, GError **error);
+GPtrArray *vmd_store_load_all(VmdStore *self);
+
+G_END_DECLS
