@@ -11,6 +11,9 @@
  * SECTION:vboxmem-enums
  * @title: Enumerations
  * @short_description: Machine states and their D-Bus spelling
+ *
+ * #VboxmemMachineState is the state of a #VboxmemMachine; the functions here
+ * convert it to and from the strings of the `State` D-Bus property.
  */
 
 static const gchar *const machine_state_names[] = {
@@ -27,6 +30,8 @@ static const gchar *const machine_state_names[] = {
  * vboxmem_machine_state_to_string:
  * @state: a #VboxmemMachineState
  *
+ * Converts @state to the string the `State` D-Bus property uses.
+ *
  * Returns: the D-Bus spelling of @state, e.g. "powered-off"
  */
 const gchar *
@@ -40,6 +45,8 @@ vboxmem_machine_state_to_string(VboxmemMachineState state)
 /**
  * vboxmem_machine_state_from_string:
  * @state: (nullable): a state as the `State` D-Bus property spells it
+ *
+ * Parses the `State` D-Bus property.
  *
  * Returns: the #VboxmemMachineState, or %VBOXMEM_MACHINE_STATE_UNKNOWN
  */

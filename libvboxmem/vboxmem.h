@@ -8,6 +8,7 @@
 #define __VBOXMEM_H_INSIDE__
 
 #include "vboxmem-client.h"
+#include "vboxmem-enum-types.h"
 #include "vboxmem-enums.h"
 #include "vboxmem-error.h"
 #include "vboxmem-machine.h"
