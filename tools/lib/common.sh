@@ -12,7 +12,11 @@ readonly VBOXMEM_DEBIAN_PACKAGES=(
 	dbus dbus-bin dbus-daemon polkitd systemd
 	python3-gi gir1.2-glib-2.0
 	libxml2-utils gettext clang-format util-linux passwd
+	libseccomp-dev qemu-system-x86 procps lz4
 )
+
+# The unprivileged user vboxmem-vm runs as (also created by the install: data/vboxmem.sysusers).
+readonly VBOXMEM_SERVICE_USER=vboxmem
 
 readonly VBOXMEM_TEST_GROUP=vboxmem-test
 readonly VBOXMEM_TEST_USER_IN_GROUP=vboxmem-test1
@@ -71,6 +75,14 @@ vbm_create_test_users() {
 		vbm_die "$VBOXMEM_TEST_USER_OUTSIDE must not be in group $VBOXMEM_TEST_GROUP"
 	fi
 	echo "Test users: $(id "$VBOXMEM_TEST_USER_IN_GROUP"); $(id "$VBOXMEM_TEST_USER_OUTSIDE")"
+}
+
+vbm_create_service_user() {
+	if ! getent passwd "$VBOXMEM_SERVICE_USER" >/dev/null; then
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+			--user-group "$VBOXMEM_SERVICE_USER"
+	fi
+	echo "Service user: $(id "$VBOXMEM_SERVICE_USER")"
 }
 
 # vbm_build DIR [MESON_OPTION]...: configures (or reconfigures) and builds DIR.

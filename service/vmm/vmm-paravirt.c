@@ -1,0 +1,71 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "vmm-paravirt.h"
+
+enum {
+	PORT_IDLE_SIGNATURE = 0x0,
+	PORT_EXIT = 0x4,
+	PORT_TSC_KHZ = 0x8,
+	PORT_VCPUS = 0xc,
+};
+
+static guint32
+read_value(VmmVm *vm, guint64 offset)
+{
+	switch (offset) {
+	case PORT_IDLE_SIGNATURE:
+		return VMM_PARAVIRT_SIGNATURE;
+	case PORT_TSC_KHZ:
+		return vmm_vm_get_tsc_khz(vm);
+	case PORT_VCPUS:
+		return vmm_vm_get_n_vcpus(vm);
+	default:
+		return G_MAXUINT32;
+	}
+}
+
+/* Only whole 32-bit accesses at the ports' own offsets mean anything. */
+static void
+paravirt_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
+{
+	guint32 value = size == 4 && offset % 4 == 0 ? read_value(opaque, offset) : G_MAXUINT32;
+
+	value = GUINT32_TO_LE(value);
+	memcpy(data, &value, MIN(size, sizeof(value)));
+}
+
+static void
+paravirt_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
+{
+	guint32 value;
+
+	if (size != 4 || offset % 4 != 0)
+		return;
+	memcpy(&value, data, sizeof(value));
+	value = GUINT32_FROM_LE(value);
+	if (offset == PORT_IDLE_SIGNATURE)
+		vmm_vm_idle(opaque, value);
+	else if (offset == PORT_EXIT)
+		vmm_vm_guest_exit(opaque, (gint)value);
+}
+
+static const VmmIoOps paravirt_ops = {paravirt_read, paravirt_write};
+
+gboolean
+vmm_paravirt_register(VmmBus *pio, VmmVm *vm, GError **error)
+{
+	return vmm_bus_add(pio, VMM_PARAVIRT_PORT, VMM_PARAVIRT_PORTS, &paravirt_ops, vm, error);
+}
+
+void
+vmm_paravirt_unregister(VmmBus *pio, VmmVm *vm)
+{
+	vmm_bus_remove(pio, VMM_PARAVIRT_PORT, vm);
+}

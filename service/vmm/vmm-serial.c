@@ -1,0 +1,218 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <unistd.h>
+
+#include "vmm-serial.h"
+
+/* Register offsets and bits of a 16550A, as much as Linux's 8250 driver and the test guest use. */
+enum { THR_RBR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
+#define LCR_DLAB 0x80
+#define IER_THRI 0x02
+#define IIR_NO_INT 0x01
+#define IIR_THRI 0x02
+#define IIR_FIFO_ENABLED 0xc0
+#define FCR_FIFO_ENABLE 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define MSR_CTS 0x10
+#define MSR_DSR 0x20
+#define MSR_DCD 0x80
+#define MCR_LOOP 0x10
+
+/*
+ * An 8250 that only transmits: output goes to the console log, which is
+ * restarted when it reaches its limit so a chatty guest cannot fill the disk.
+ */
+struct _VmmSerial {
+	GMutex lock;
+	VmmBus *pio;
+	VmmIrq *irq;
+	int log_fd;
+	guint64 log_limit;
+	guint64 log_written;
+	guint8 ier;
+	guint8 lcr;
+	guint8 mcr;
+	guint8 scr;
+	guint8 fcr;
+	guint8 dll;
+	guint8 dlm;
+	gboolean thri_pending;
+};
+
+static void
+log_byte(VmmSerial *self, guint8 byte)
+{
+	if (self->log_fd < 0)
+		return;
+	if (self->log_limit > 0 && self->log_written >= self->log_limit) {
+		static const gchar notice[] = "[console log restarted: size limit reached]\n";
+		if (ftruncate(self->log_fd, 0) == 0 && lseek(self->log_fd, 0, SEEK_SET) == 0 &&
+		    write(self->log_fd, notice, sizeof(notice) - 1) > 0)
+			self->log_written = sizeof(notice) - 1;
+	}
+	if (write(self->log_fd, &byte, 1) == 1)
+		self->log_written++;
+}
+
+/* THRE interrupts on ISA IRQ 4 are edge-triggered through the PIC: pulse the line. */
+static void
+update_interrupt(VmmSerial *self)
+{
+	self->thri_pending = (self->ier & IER_THRI) != 0;
+	if (self->thri_pending && self->irq != NULL) {
+		self->irq->set_line(self->irq->opaque, VMM_SERIAL_IRQ, TRUE);
+		self->irq->set_line(self->irq->opaque, VMM_SERIAL_IRQ, FALSE);
+	}
+}
+
+static guint8
+read_register(VmmSerial *self, guint offset)
+{
+	gboolean dlab = (self->lcr & LCR_DLAB) != 0;
+	guint8 iir;
+
+	switch (offset) {
+	case THR_RBR:
+		return dlab ? self->dll : 0;
+	case IER:
+		return dlab ? self->dlm : self->ier;
+	case IIR_FCR:
+		iir = self->thri_pending ? IIR_THRI : IIR_NO_INT;
+		self->thri_pending = FALSE;
+		return iir | ((self->fcr & FCR_FIFO_ENABLE) ? IIR_FIFO_ENABLED : 0);
+	case LCR:
+		return self->lcr;
+	case MCR:
+		return self->mcr;
+	case LSR:
+		return LSR_THRE | LSR_TEMT;
+	case MSR:
+		return (self->mcr & MCR_LOOP) ? 0 : MSR_DCD | MSR_DSR | MSR_CTS;
+	default:
+		return self->scr;
+	}
+}
+
+static void
+write_register(VmmSerial *self, guint offset, guint8 value)
+{
+	gboolean dlab = (self->lcr & LCR_DLAB) != 0;
+
+	switch (offset) {
+	case THR_RBR:
+		if (dlab) {
+			self->dll = value;
+			return;
+		}
+		log_byte(self, value);
+		update_interrupt(self);
+		return;
+	case IER:
+		if (dlab)
+			self->dlm = value;
+		else {
+			self->ier = value & 0x0f;
+			update_interrupt(self);
+		}
+		return;
+	case IIR_FCR:
+		self->fcr = value;
+		return;
+	case LCR:
+		self->lcr = value;
+		return;
+	case MCR:
+		self->mcr = value;
+		return;
+	case SCR:
+		self->scr = value;
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+serial_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
+{
+	VmmSerial *self = opaque;
+
+	g_mutex_lock(&self->lock);
+	for (guint32 i = 0; i < size; i++)
+		data[i] = read_register(self, (guint)(offset + i) % 8);
+	g_mutex_unlock(&self->lock);
+}
+
+static void
+serial_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
+{
+	VmmSerial *self = opaque;
+
+	g_mutex_lock(&self->lock);
+	for (guint32 i = 0; i < size; i++)
+		write_register(self, (guint)(offset + i) % 8, data[i]);
+	g_mutex_unlock(&self->lock);
+}
+
+static const VmmIoOps serial_ops = {serial_read, serial_write};
+
+static int
+open_log(const gchar *path, GError **error)
+{
+	int fd;
+
+	if (path == NULL)
+		return -1;
+	if (g_strcmp0(path, "-") == 0)
+		return dup(STDOUT_FILENO);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		int saved_errno = errno;
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(saved_errno),
+			    "Cannot open the console log %s: %s",
+			    path,
+			    g_strerror(saved_errno));
+	}
+	return fd;
+}
+
+VmmSerial *
+vmm_serial_new(VmmBus *pio, VmmIrq *irq, const gchar *log_path, guint64 log_limit, GError **error)
+{
+	g_autoptr(VmmSerial) self = g_new0(VmmSerial, 1);
+
+	g_mutex_init(&self->lock);
+	self->irq = irq;
+	self->log_limit = log_limit;
+	self->log_fd = open_log(log_path, error);
+	if (log_path != NULL && self->log_fd < 0)
+		return NULL;
+	if (!vmm_bus_add(pio, VMM_SERIAL_PORT, 8, &serial_ops, self, error))
+		return NULL;
+	self->pio = pio;
+	return g_steal_pointer(&self);
+}
+
+void
+vmm_serial_free(VmmSerial *self)
+{
+	if (self == NULL)
+		return;
+	if (self->pio != NULL)
+		vmm_bus_remove(self->pio, VMM_SERIAL_PORT, self);
+	if (self->log_fd >= 0)
+		close(self->log_fd);
+	g_mutex_clear(&self->lock);
+	g_free(self);
+}

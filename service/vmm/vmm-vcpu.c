@@ -1,0 +1,208 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm-vm-private.h"
+#include "vmm-x86.h"
+
+#define KICK_SIGNAL SIGUSR1
+
+static __thread VmmVcpu *current_vcpu;
+
+/* The vCPU whose thread runs this code: device models learn who exited. */
+VmmVcpu *
+vmm_vcpu_current(void)
+{
+	return current_vcpu;
+}
+
+static void
+kick_handler(int signum)
+{
+}
+
+/* Kicks interrupt KVM_RUN; without SA_RESTART the ioctl returns EINTR at once. */
+void
+vmm_vcpu_install_kick_handler(void)
+{
+	struct sigaction action = {.sa_handler = kick_handler};
+
+	sigemptyset(&action.sa_mask);
+	sigaction(KICK_SIGNAL, &action, NULL);
+}
+
+VmmVcpu *
+vmm_vcpu_new(VmmVm *vm, guint index, GError **error)
+{
+	g_autofree VmmVcpu *self = g_new0(VmmVcpu, 1);
+	int saved_errno;
+
+	self->vm = vm;
+	self->index = index;
+	self->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
+	if (self->fd < 0)
+		goto fail;
+	self->run_size = (gsize)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	self->run = mmap(NULL, self->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	if (self->run == MAP_FAILED) {
+		self->run = NULL;
+		goto fail;
+	}
+	return g_steal_pointer(&self);
+fail:
+	saved_errno = errno;
+	if (self->fd >= 0)
+		close(self->fd);
+	g_set_error(error,
+		    G_IO_ERROR,
+		    g_io_error_from_errno(saved_errno),
+		    "Cannot create vCPU %u: %s",
+		    index,
+		    g_strerror(saved_errno));
+	return NULL;
+}
+
+void
+vmm_vcpu_free(VmmVcpu *self)
+{
+	if (self == NULL)
+		return;
+	if (self->thread != NULL)
+		g_thread_join(self->thread);
+	if (self->run != NULL)
+		munmap(self->run, self->run_size);
+	close(self->fd);
+	g_free(self);
+}
+
+static void
+handle_io(VmmVcpu *self)
+{
+	struct kvm_run *run = self->run;
+	guint8 *data = (guint8 *)run + run->io.data_offset;
+
+	for (guint32 i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			vmm_bus_write(self->vm->pio, run->io.port, data, run->io.size);
+		else
+			vmm_bus_read(self->vm->pio, run->io.port, data, run->io.size);
+	}
+}
+
+static void
+handle_mmio(VmmVcpu *self)
+{
+	struct kvm_run *run = self->run;
+	guint32 size = MIN(run->mmio.len, sizeof(run->mmio.data));
+
+	if (run->mmio.is_write)
+		vmm_bus_write(self->vm->mmio, run->mmio.phys_addr, run->mmio.data, size);
+	else
+		vmm_bus_read(self->vm->mmio, run->mmio.phys_addr, run->mmio.data, size);
+}
+
+static guint64
+current_rip(VmmVcpu *self)
+{
+	struct kvm_regs regs = {0};
+
+	ioctl(self->fd, KVM_GET_REGS, &regs);
+	return regs.rip;
+}
+
+/* Returns a reason to stop the VM, or NULL to keep running. */
+static gchar *
+handle_exit(VmmVcpu *self)
+{
+	struct kvm_run *run = self->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(self);
+		return NULL;
+	case KVM_EXIT_MMIO:
+		handle_mmio(self);
+		return NULL;
+	case KVM_EXIT_SHUTDOWN:
+		return g_strdup_printf(
+			"vCPU %u: the guest shut down (triple fault) at rip 0x%" G_GINT64_MODIFIER
+			"x",
+			self->index,
+			current_rip(self));
+	case KVM_EXIT_SYSTEM_EVENT:
+		return g_strdup_printf("vCPU %u: the guest asked for a system event %u",
+				       self->index,
+				       run->system_event.type);
+	case KVM_EXIT_INTERNAL_ERROR:
+		return g_strdup_printf(
+			"vCPU %u: KVM internal error, suberror %u at rip 0x%" G_GINT64_MODIFIER "x",
+			self->index,
+			run->internal.suberror,
+			current_rip(self));
+	case KVM_EXIT_FAIL_ENTRY:
+		return g_strdup_printf(
+			"vCPU %u: KVM could not enter the guest (reason 0x%llx)",
+			self->index,
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+	default:
+		return g_strdup_printf(
+			"vCPU %u: unexpected KVM exit %u", self->index, run->exit_reason);
+	}
+}
+
+static gpointer
+vcpu_thread(gpointer data)
+{
+	VmmVcpu *self = data;
+	g_autofree gchar *reason = NULL;
+
+	current_vcpu = self;
+	self->tid = pthread_self();
+	g_atomic_int_set(&self->tid_valid, TRUE);
+	while (reason == NULL && !vmm_vm_should_stop(self->vm)) {
+		vmm_vm_vcpu_park_if_paused(self->vm);
+		if (vmm_vm_should_stop(self->vm))
+			break;
+		if (ioctl(self->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				self->run->immediate_exit = 0;
+				continue;
+			}
+			reason = g_strdup_printf(
+				"vCPU %u: KVM_RUN failed: %s", self->index, g_strerror(errno));
+			break;
+		}
+		reason = handle_exit(self);
+	}
+	if (reason != NULL)
+		vmm_vm_stop(self->vm, reason);
+	vmm_vm_vcpu_exited(self->vm, self);
+	return NULL;
+}
+
+void
+vmm_vcpu_start(VmmVcpu *self)
+{
+	g_autofree gchar *name = g_strdup_printf("vcpu%u", self->index);
+	self->thread = g_thread_new(name, vcpu_thread, self);
+}
+
+void
+vmm_vcpu_kick(VmmVcpu *self)
+{
+	/* Before the thread knows its id, immediate_exit alone stops its first KVM_RUN. */
+	self->run->immediate_exit = 1;
+	if (g_atomic_int_get(&self->tid_valid))
+		pthread_kill(self->tid, KICK_SIGNAL);
+}

@@ -1,0 +1,78 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <linux/kvm.h>
+
+#include "vmm-boot.h"
+#include "vmm-irq.h"
+#include "vmm-pci.h"
+#include "vmm-serial.h"
+#include "vmm-virtio.h"
+#include "vmm-vm.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	VmmVm *vm;
+	guint index;
+	int fd;
+	struct kvm_run *run;
+	gsize run_size;
+	GThread *thread;
+	pthread_t tid;
+	gint tid_valid;
+	guint64 seen_event;
+} VmmVcpu;
+
+VmmVcpu *vmm_vcpu_new(VmmVm *vm, guint index, GError **error);
+void vmm_vcpu_free(VmmVcpu *self);
+void vmm_vcpu_start(VmmVcpu *self);
+void vmm_vcpu_kick(VmmVcpu *self);
+void vmm_vcpu_install_kick_handler(void);
+VmmVcpu *vmm_vcpu_current(void);
+
+/* Shared between the VM and its vCPU threads; guarded by lock unless atomic. */
+struct _VmmVm {
+	VmmConfig config;
+	int kvm_fd;
+	int vm_fd;
+	VmmMemory *memory;
+	VmmBus *pio;
+	VmmBus *mmio;
+	VmmIrq irq;
+	VmmBootInfo boot;
+	guint32 tsc_khz;
+	VmmSerial *serial;
+	VmmPci *pci;
+	VmmVirtio *balloon_transport;
+	VmmBalloon *balloon;
+	VmmBalloonListener balloon_listener;
+	guint n_vcpus;
+	VmmVcpu *vcpus[VMM_MAX_VCPUS];
+
+	GMutex lock;
+	GCond cond;
+	guint64 event;
+	gint pause_requested;
+	gint stop_requested;
+	guint vcpus_paused;
+	guint vcpus_running;
+	VmmVmState state;
+	VmmStopInfo stop_info;
+	GMainContext *context;
+	GSource *stopped_source;
+	VmmStoppedFunc stopped;
+	gpointer stopped_data;
+};
+
+/* Called by vCPU threads. */
+void vmm_vm_vcpu_park_if_paused(VmmVm *self);
+void vmm_vm_vcpu_exited(VmmVm *self, VmmVcpu *vcpu);
+gboolean vmm_vm_should_stop(VmmVm *self);
+void vmm_vm_cancel_report(VmmVm *self);
+
+G_END_DECLS

@@ -1,0 +1,251 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vmm-devices.h"
+#include "vmm-error.h"
+#include "vmm-vm-private.h"
+#include "vmm-x86.h"
+
+#define KVM_API_VERSION_EXPECTED 12
+#define TSS_ADDRESS 0xfffbd000
+#define IDENTITY_MAP_ADDRESS 0xfffbc000ull
+#define MAX_CPUID_ENTRIES 256
+
+static gboolean
+open_kvm(VmmVm *self, GError **error)
+{
+	self->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (self->kvm_fd < 0)
+		return vmm_error_from_errno(error, "Opening /dev/kvm");
+	if (ioctl(self->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION_EXPECTED) {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_NOT_SUPPORTED,
+				    "/dev/kvm speaks an unknown API version");
+		return FALSE;
+	}
+	if (ioctl(self->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0 ||
+	    ioctl(self->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0) {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_NOT_SUPPORTED,
+				    "KVM lacks immediate exit or the in-kernel irqchip");
+		return FALSE;
+	}
+	self->vm_fd = ioctl(self->kvm_fd, KVM_CREATE_VM, 0);
+	if (self->vm_fd < 0)
+		return vmm_error_from_errno(error, "KVM_CREATE_VM");
+	return TRUE;
+}
+
+static gboolean
+setup_memory(VmmVm *self, GError **error)
+{
+	guint64 identity_map = IDENTITY_MAP_ADDRESS;
+
+	self->memory = vmm_memory_new(self->config.memory_size, error);
+	if (self->memory == NULL)
+		return FALSE;
+	for (guint i = 0; i < self->memory->n_regions; i++) {
+		const VmmMemoryRegion *r = &self->memory->regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->guest_address,
+			.memory_size = r->size,
+			.userspace_addr = (guint64)(guintptr)r->host,
+		};
+		if (ioctl(self->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return vmm_error_from_errno(error, "KVM_SET_USER_MEMORY_REGION");
+	}
+	if (ioctl(self->vm_fd, KVM_SET_TSS_ADDR, TSS_ADDRESS) < 0)
+		return vmm_error_from_errno(error, "KVM_SET_TSS_ADDR");
+	if (ioctl(self->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0)
+		return vmm_error_from_errno(error, "KVM_SET_IDENTITY_MAP_ADDR");
+	return TRUE;
+}
+
+static gboolean
+setup_irqchip(VmmVm *self, GError **error)
+{
+	struct kvm_pit_config pit = {0};
+
+	if (ioctl(self->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return vmm_error_from_errno(error, "KVM_CREATE_IRQCHIP");
+	if (ioctl(self->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return vmm_error_from_errno(error, "KVM_CREATE_PIT2");
+	return TRUE;
+}
+
+static void
+irq_set_line(gpointer opaque, guint32 gsi, gboolean level)
+{
+	VmmVm *self = opaque;
+	struct kvm_irq_level line = {.irq = gsi, .level = level ? 1 : 0};
+
+	if (ioctl(self->vm_fd, KVM_IRQ_LINE, &line) < 0)
+		g_warning("KVM_IRQ_LINE %u failed: %s", gsi, g_strerror(errno));
+}
+
+static void
+irq_signal_msi(gpointer opaque, guint64 address, guint32 data)
+{
+	VmmVm *self = opaque;
+	struct kvm_msi msi = {
+		.address_lo = (guint32)address,
+		.address_hi = (guint32)(address >> 32),
+		.data = data,
+	};
+
+	if (ioctl(self->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		g_warning("KVM_SIGNAL_MSI failed: %s", g_strerror(errno));
+}
+
+static void
+irq_guest_event(gpointer opaque)
+{
+	vmm_vm_guest_event(opaque);
+}
+
+static gboolean
+set_cpuid(VmmVm *self, VmmVcpu *vcpu, GError **error)
+{
+	g_autofree struct kvm_cpuid2 *cpuid =
+		g_malloc0(sizeof(*cpuid) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+
+	cpuid->nent = MAX_CPUID_ENTRIES;
+	if (ioctl(self->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+		return vmm_error_from_errno(error, "KVM_GET_SUPPORTED_CPUID");
+	for (guint i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+		if (e->function == 1)
+			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->index << 24);
+		else if (e->function == 0xb || e->function == 0x1f)
+			e->edx = vcpu->index;
+	}
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
+		return vmm_error_from_errno(error, "KVM_SET_CPUID2");
+	return TRUE;
+}
+
+static gboolean
+create_vcpus(VmmVm *self, GError **error)
+{
+	for (guint i = 0; i < self->config.n_vcpus; i++) {
+		VmmVcpu *vcpu = vmm_vcpu_new(self, i, error);
+		if (vcpu == NULL)
+			return FALSE;
+		self->vcpus[self->n_vcpus++] = vcpu;
+		if (!set_cpuid(self, vcpu, error) ||
+		    !vmm_x86_setup_vcpu(vcpu->fd, &self->boot, i, error))
+			return FALSE;
+	}
+	self->tsc_khz = (guint32)MAX(ioctl(self->vcpus[0]->fd, KVM_GET_TSC_KHZ, 0), 0);
+	return TRUE;
+}
+
+static gboolean
+check_config(const VmmConfig *config, GError **error)
+{
+	if (config->n_vcpus < 1 || config->n_vcpus > VMM_MAX_VCPUS) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "A VM has 1 to %u vCPUs, not %u",
+			    VMM_MAX_VCPUS,
+			    config->n_vcpus);
+		return FALSE;
+	}
+	if (config->memory_size < 4 * VMM_MIB || config->memory_size % (2 * VMM_MIB) != 0) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "Guest memory must be a multiple of 2 MiB, at least 4 MiB");
+		return FALSE;
+	}
+	if (config->balloon_target > config->memory_size) {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "The balloon cannot be larger than guest memory");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+copy_config(VmmConfig *to, const VmmConfig *from)
+{
+	*to = *from;
+	to->kernel = g_strdup(from->kernel);
+	to->initrd = g_strdup(from->initrd);
+	to->cmdline = g_strdup(from->cmdline != NULL ? from->cmdline : "");
+	to->console_log = g_strdup(from->console_log);
+}
+
+VmmVm *
+vmm_vm_new(const VmmConfig *config, GError **error)
+{
+	g_autoptr(VmmVm) self = g_new0(VmmVm, 1);
+
+	self->kvm_fd = self->vm_fd = -1;
+	g_mutex_init(&self->lock);
+	g_cond_init(&self->cond);
+	self->context = g_main_context_ref_thread_default();
+	self->irq = (VmmIrq){irq_set_line, irq_signal_msi, irq_guest_event, self};
+	self->pio = vmm_bus_new("port I/O");
+	self->mmio = vmm_bus_new("MMIO");
+	if (!check_config(config, error))
+		return NULL;
+	copy_config(&self->config, config);
+	if (!open_kvm(self, error) || !setup_memory(self, error) || !setup_irqchip(self, error))
+		return NULL;
+	if (!vmm_boot_load_files(self->memory,
+				 self->config.kernel,
+				 self->config.initrd,
+				 self->config.cmdline,
+				 &self->boot,
+				 error) ||
+	    !vmm_x86_write_boot_tables(self->memory, &self->boot, error))
+		return NULL;
+	if (!vmm_devices_create(self, error) || !create_vcpus(self, error))
+		return NULL;
+	return g_steal_pointer(&self);
+}
+
+void
+vmm_vm_free(VmmVm *self)
+{
+	if (self == NULL)
+		return;
+	vmm_vm_stop(self, "the VM is being destroyed");
+	for (guint i = 0; i < self->n_vcpus; i++)
+		vmm_vcpu_free(self->vcpus[i]);
+	vmm_vm_cancel_report(self);
+	vmm_devices_destroy(self);
+	vmm_bus_free(self->pio);
+	vmm_bus_free(self->mmio);
+	vmm_memory_free(self->memory);
+	if (self->vm_fd >= 0)
+		close(self->vm_fd);
+	if (self->kvm_fd >= 0)
+		close(self->kvm_fd);
+	g_free(self->stop_info.reason);
+	g_free((gchar *)self->config.kernel);
+	g_free((gchar *)self->config.initrd);
+	g_free((gchar *)self->config.cmdline);
+	g_free((gchar *)self->config.console_log);
+	g_main_context_unref(self->context);
+	g_mutex_clear(&self->lock);
+	g_cond_clear(&self->cond);
+	g_free(self);
+}

@@ -1,0 +1,15 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "vmm-boot.h"
+
+G_BEGIN_DECLS
+
+gboolean vmm_x86_write_boot_tables(VmmMemory *memory, const VmmBootInfo *info, GError **error);
+gboolean vmm_x86_setup_vcpu(int vcpu_fd, const VmmBootInfo *info, guint index, GError **error);
+
+G_END_DECLS
