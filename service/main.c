@@ -66,6 +66,7 @@ int
 main(int argc, char **argv)
 {
 	g_autofree gchar *state_dir = NULL;
+	g_autofree gchar *config_path = NULL;
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
@@ -83,6 +84,13 @@ main(int argc, char **argv)
 		 &state_dir,
 		 "Directory of the machine settings files (default " VBOXMEM_STATEDIR ")",
 		 "DIR"},
+		{"config",
+		 'c',
+		 0,
+		 G_OPTION_ARG_FILENAME,
+		 &config_path,
+		 "Configuration file (default " VBOXMEM_SYSCONFDIR "/vboxmemd.conf)",
+		 "FILE"},
 		{"replace",
 		 'r',
 		 0,
@@ -116,7 +124,8 @@ main(int argc, char **argv)
 
 	/* Register the D-Bus names of our errors before any reply is sent. */
 	(void)VBOXMEM_ERROR;
-	daemon = vmd_daemon_new(state_dir != NULL ? state_dir : VBOXMEM_STATEDIR, &error);
+	daemon = vmd_daemon_new(
+		state_dir != NULL ? state_dir : VBOXMEM_STATEDIR, config_path, &error);
 	if (daemon == NULL) {
 		g_printerr("vboxmemd: %s\n", error->message);
 		return EXIT_FAILURE;

@@ -165,6 +165,14 @@ caller_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		return;
 	}
 	g_variant_get(reply, "(u)", &data->caller_uid);
+	/* No action: the owner may, anyone else needs control-other. */
+	if (data->action_id == NULL) {
+		if (data->caller_uid == data->owner) {
+			g_task_return_boolean(task, TRUE);
+			return;
+		}
+		data->checked_other = TRUE;
+	}
 	if (data->self->polkit == NULL) {
 		GCancellable *cancellable = g_task_get_cancellable(task);
 		polkit_authority_get_async(

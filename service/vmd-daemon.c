@@ -8,9 +8,11 @@
 #include "vboxmem-error.h"
 #include "vbm-gdbus.h"
 #include "vmd-authority.h"
+#include "vmd-config.h"
 #include "vmd-daemon.h"
 #include "vmd-host.h"
 #include "vmd-machine.h"
+#include "vmd-pool.h"
 #include "vmd-store.h"
 
 #define OBJECT_MANAGER_PATH "/org/vboxmem/VBoxMem1"
@@ -19,8 +21,11 @@
 /* The machine registry: owns the Manager object and one VmdMachine per registered machine. */
 struct _VmdDaemon {
 	GObject parent_instance;
+	VmdConfig config;
 	VmdStore *store;
 	VmdAuthority *authority;
+	VmdPool *pool;
+	VmdMetrics *metrics;
 	GDBusObjectManagerServer *object_manager;
 	VbmGdbusManager *manager_iface;
 	GHashTable *machines;
@@ -41,7 +46,8 @@ machine_unregistered_cb(VmdMachine *machine, VmdDaemon *self)
 static VmdMachine *
 add_machine(VmdDaemon *self, VmdSettings *settings)
 {
-	VmdMachine *machine = vmd_machine_new(settings, self->store, self->authority);
+	VmdMachine *machine = vmd_machine_new(
+		settings, self->store, self->authority, self->pool, &self->config.worker);
 
 	g_hash_table_insert(self->machines, g_strdup(vmd_machine_get_name(machine)), machine);
 	g_signal_connect(machine, "unregistered", G_CALLBACK(machine_unregistered_cb), self);
@@ -178,25 +184,56 @@ handle_query_metrics(VmdDaemon *self,
 		     const gchar *const *objects,
 		     const gchar *const *metrics)
 {
-	g_dbus_method_invocation_return_error_literal(invocation,
-						      VBOXMEM_ERROR,
-						      VBOXMEM_ERROR_NOT_SUPPORTED,
-						      "QueryMetrics is not supported yet");
+	g_autoptr(GError) error = NULL;
+	GVariant *values = vmd_metrics_query(self->metrics, objects, metrics, &error);
+
+	if (values == NULL)
+		g_dbus_method_invocation_return_gerror(invocation, error);
+	else
+		vbm_gdbus_manager_complete_query_metrics(self->manager_iface, invocation, values);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static void
-export_manager(VmdDaemon *self, guint64 host_memory)
+collect_metrics(VmdMetrics *metrics, gpointer user_data)
+{
+	VmdDaemon *self = user_data;
+	VmdMachineTotals totals = {0};
+	GHashTableIter iter;
+	gpointer machine;
+
+	g_hash_table_iter_init(&iter, self->machines);
+	while (g_hash_table_iter_next(&iter, NULL, &machine))
+		vmd_machine_collect_metrics(machine, metrics, &totals);
+	vmd_metrics_record(metrics, VMD_METRICS_HOST, "RAM/VMM/Used", totals.used);
+	vmd_metrics_record(
+		metrics, VMD_METRICS_HOST, "RAM/VMM/Free", vmd_pool_get_available(self->pool));
+	vmd_metrics_record(metrics, VMD_METRICS_HOST, "RAM/VMM/Ballooned", totals.ballooned);
+	vmd_metrics_record(metrics, VMD_METRICS_HOST, "RAM/VMM/Shared", totals.shared);
+}
+
+static void
+publish_pool(VmdDaemon *self)
+{
+	vbm_gdbus_manager_set_memory_pool(self->manager_iface, vmd_pool_get_size(self->pool));
+	vbm_gdbus_manager_set_memory_committed(self->manager_iface,
+					       vmd_pool_get_committed(self->pool));
+	vbm_gdbus_manager_set_memory_available(self->manager_iface,
+					       vmd_pool_get_available(self->pool));
+	vbm_gdbus_manager_set_memory_overdrawn(self->manager_iface,
+					       vmd_pool_get_overdrawn(self->pool));
+}
+
+static void
+export_manager(VmdDaemon *self)
 {
 	g_autoptr(VbmGdbusObjectSkeleton) object = vbm_gdbus_object_skeleton_new(MANAGER_PATH);
-	guint64 pool = vmd_host_default_pool(host_memory);
 
 	self->manager_iface = vbm_gdbus_manager_skeleton_new();
 	vbm_gdbus_manager_set_version(self->manager_iface, PACKAGE_VERSION);
-	vbm_gdbus_manager_set_memory_pool(self->manager_iface, pool);
-	vbm_gdbus_manager_set_memory_committed(self->manager_iface, 0);
-	vbm_gdbus_manager_set_memory_available(self->manager_iface, pool);
 	vbm_gdbus_manager_set_fusion_shared_bytes(self->manager_iface, 0);
+	publish_pool(self);
+	g_signal_connect_swapped(self->pool, "changed", G_CALLBACK(publish_pool), self);
 	g_signal_connect_swapped(self->manager_iface,
 				 "handle-create-machine",
 				 G_CALLBACK(handle_create_machine),
@@ -239,6 +276,9 @@ vmd_daemon_dispose(GObject *object)
 	g_clear_object(&self->object_manager);
 	g_clear_object(&self->authority);
 	g_clear_object(&self->store);
+	g_clear_object(&self->metrics);
+	g_clear_object(&self->pool);
+	vmd_config_clear(&self->config);
 	G_OBJECT_CLASS(vmd_daemon_parent_class)->dispose(object);
 }
 
@@ -257,18 +297,31 @@ vmd_daemon_init(VmdDaemon *self)
 }
 
 VmdDaemon *
-vmd_daemon_new(const gchar *state_dir, GError **error)
+vmd_daemon_new(const gchar *state_dir, const gchar *config_path, GError **error)
 {
 	g_autoptr(VmdDaemon) self = g_object_new(VMD_TYPE_DAEMON, NULL);
 	guint64 host_memory = vmd_host_memory_total(error);
 
 	if (host_memory == 0)
 		return NULL;
+	if (!vmd_config_load(&self->config,
+			     config_path != NULL ? config_path : VMD_DEFAULT_CONFIG,
+			     config_path != NULL,
+			     error))
+		return NULL;
+	self->config.worker.log_dir = g_strdup(state_dir);
 	vmd_settings_set_host_memory(host_memory);
 	self->store = vmd_store_new(state_dir, error);
 	if (self->store == NULL)
 		return NULL;
-	export_manager(self, host_memory);
+	self->pool = vmd_pool_new(self->config.pool_size != 0 ? self->config.pool_size
+							      : vmd_host_default_pool(host_memory));
+	export_manager(self);
 	load_machines(self);
+	self->metrics = vmd_metrics_new(self->config.metrics_period_ms,
+					self->config.metrics_samples,
+					collect_metrics,
+					self);
+	vmd_metrics_sample_now(self->metrics);
 	return g_steal_pointer(&self);
 }

@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vmd-host.h"
 
@@ -38,4 +39,21 @@ vmd_host_default_pool(guint64 memory_total)
 {
 	guint64 reserve = MIN(memory_total / 4, GIB);
 	return memory_total - reserve;
+}
+
+/* Resident memory of process @pid in bytes, 0 if it cannot be read (it may have just exited). */
+guint64
+vmd_host_process_rss(GPid pid)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/%d/status", (int)pid);
+	g_autofree gchar *status = NULL;
+	const gchar *line;
+	guint64 kib = 0;
+
+	if (pid <= 0 || !g_file_get_contents(path, &status, NULL, NULL))
+		return 0;
+	line = strstr(status, "\nVmRSS:");
+	if (line == NULL || sscanf(line, "\nVmRSS: %" G_GUINT64_FORMAT " kB", &kib) != 1)
+		return 0;
+	return kib * 1024;
 }

@@ -12,4 +12,6 @@ G_BEGIN_DECLS
 guint64 vmd_host_memory_total(GError **error);
 guint64 vmd_host_default_pool(guint64 memory_total);
 
+guint64 vmd_host_process_rss(GPid pid);
+
 G_END_DECLS

@@ -7,26 +7,9 @@
 
 #include "vboxmem-enums.h"
 #include "vboxmem-error.h"
-#include "vmd-machine.h"
+#include "vmd-machine-private.h"
 
 #define MACHINE_PATH_PREFIX "/org/vboxmem/VBoxMem1/machine/"
-
-/*
- * One registered machine: its settings and the D-Bus object that shows them.
- * Emits "unregistered" once its settings file is gone, so the registry drops it.
- */
-struct _VmdMachine {
-	GObject parent_instance;
-	VmdSettings *settings;
-	VmdStore *store;
-	VmdAuthority *authority;
-	VboxmemMachineState state;
-	VbmGdbusObjectSkeleton *object;
-	VbmGdbusMachine *machine_iface;
-	VbmGdbusBalloon *balloon_iface;
-	VbmGdbusPageFusion *fusion_iface;
-	VbmGdbusGuest *guest_iface;
-};
 
 enum { SIGNAL_UNREGISTERED, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST];
@@ -52,8 +35,8 @@ vmd_machine_get_object(VmdMachine *self)
 	return G_DBUS_OBJECT_SKELETON(self->object);
 }
 
-static void
-publish_settings(VmdMachine *self)
+void
+vmd_machine_publish_settings(VmdMachine *self)
 {
 	const VmdSettings *s = self->settings;
 
@@ -79,8 +62,8 @@ is_stopped(VmdMachine *self)
 	       self->state == VBOXMEM_MACHINE_STATE_ABORTED;
 }
 
-static gboolean
-check_stopped(VmdMachine *self, GError **error)
+gboolean
+vmd_machine_check_stopped(VmdMachine *self, GError **error)
 {
 	if (is_stopped(self))
 		return TRUE;
@@ -94,8 +77,8 @@ check_stopped(VmdMachine *self, GError **error)
 }
 
 /* No method defines options yet; refusing unknown ones keeps them free to define later. */
-static gboolean
-check_no_options(GVariant *options, GError **error)
+gboolean
+vmd_machine_check_no_options(GVariant *options, GError **error)
 {
 	const gchar *key;
 	GVariantIter iter;
@@ -122,8 +105,8 @@ settings_with_changes(VmdMachine *self, GVariant *changes, GError **error)
 	return g_steal_pointer(&updated);
 }
 
-static gboolean
-return_if_error(GDBusMethodInvocation *invocation, GError *error)
+gboolean
+vmd_machine_return_if_error(GDBusMethodInvocation *invocation, GError *error)
 {
 	if (error == NULL)
 		return FALSE;
@@ -142,16 +125,16 @@ modify_authorized(gpointer target,
 	g_autoptr(GError) error = NULL;
 
 	/* Checked again: the state or the settings may have changed while polkit was asked. */
-	if (check_stopped(self, &error))
+	if (vmd_machine_check_stopped(self, &error))
 		updated = settings_with_changes(self, changes, &error);
 	if (updated != NULL)
 		vmd_store_save(self->store, updated, &error);
-	if (return_if_error(invocation, error))
+	if (vmd_machine_return_if_error(invocation, error))
 		return;
 	g_debug("Machine %s modified by uid %u", updated->name, caller_uid);
 	vmd_settings_free(self->settings);
 	self->settings = g_steal_pointer(&updated);
-	publish_settings(self);
+	vmd_machine_publish_settings(self);
 	vbm_gdbus_machine_complete_modify(self->machine_iface, invocation);
 }
 
@@ -161,9 +144,9 @@ handle_modify(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *cha
 	g_autoptr(VmdSettings) updated = NULL;
 	g_autoptr(GError) error = NULL;
 
-	if (check_stopped(self, &error))
+	if (vmd_machine_check_stopped(self, &error))
 		updated = settings_with_changes(self, changes, &error);
-	if (return_if_error(invocation, error))
+	if (vmd_machine_return_if_error(invocation, error))
 		return G_DBUS_METHOD_INVOCATION_HANDLED;
 	vmd_authority_run_authorized(self->authority,
 				     invocation,
@@ -185,9 +168,9 @@ unregister_authorized(gpointer target,
 	VmdMachine *self = VMD_MACHINE(target);
 	g_autoptr(GError) error = NULL;
 
-	if (check_stopped(self, &error))
+	if (vmd_machine_check_stopped(self, &error))
 		vmd_store_delete(self->store, self->settings->name, &error);
-	if (return_if_error(invocation, error))
+	if (vmd_machine_return_if_error(invocation, error))
 		return;
 	g_debug("Machine %s unregistered by uid %u", self->settings->name, caller_uid);
 	g_signal_emit(self, signals[SIGNAL_UNREGISTERED], 0);
@@ -199,9 +182,9 @@ handle_unregister(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant 
 {
 	g_autoptr(GError) error = NULL;
 
-	if (check_no_options(options, &error))
-		check_stopped(self, &error);
-	if (return_if_error(invocation, error))
+	if (vmd_machine_check_no_options(options, &error))
+		vmd_machine_check_stopped(self, &error);
+	if (vmd_machine_return_if_error(invocation, error))
 		return G_DBUS_METHOD_INVOCATION_HANDLED;
 	vmd_authority_run_authorized(self->authority,
 				     invocation,
@@ -214,95 +197,109 @@ handle_unregister(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant 
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static void
-control_authorized(gpointer target,
-		   GDBusMethodInvocation *invocation,
-		   GVariant *args,
-		   guint32 caller_uid)
-{
-	g_dbus_method_invocation_return_error(invocation,
-					      VBOXMEM_ERROR,
-					      VBOXMEM_ERROR_NOT_SUPPORTED,
-					      "%s is not supported yet: this vboxmemd cannot run "
-					      "machines",
-					      g_dbus_method_invocation_get_method_name(invocation));
-}
-
-static void
-authorize_control(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
-{
-	vmd_authority_run_authorized(self->authority,
-				     invocation,
-				     "org.vboxmem.machine.control",
-				     self->settings->owner,
-				     self->settings->name,
-				     self,
-				     args,
-				     control_authorized);
-}
+#define CONSOLE_LOG_READ_MAX (G_GUINT64_CONSTANT(1) << 20)
 
 static gboolean
-handle_control(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *options)
+parse_max_bytes(GVariant *options, guint64 *max_bytes, GError **error)
 {
-	g_autoptr(GError) error = NULL;
+	GVariantIter iter;
+	const gchar *key;
+	GVariant *value;
 
-	check_no_options(options, &error);
-	if (!return_if_error(invocation, error))
-		authorize_control(self, invocation, options);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static gboolean
-check_balloon_target(VmdMachine *self, guint64 size, GError **error)
-{
-	if (size % VMD_MIB != 0 || size > self->settings->memory_size) {
-		g_set_error(error,
-			    VBOXMEM_ERROR,
-			    VBOXMEM_ERROR_INVALID_ARGUMENT,
-			    "size: %" G_GUINT64_FORMAT
-			    " bytes is not a whole number of MiB up to the memory size "
-			    "of %" G_GUINT64_FORMAT " MiB",
-			    size,
-			    self->settings->memory_size / VMD_MIB);
-		return FALSE;
+	*max_bytes = CONSOLE_LOG_READ_MAX;
+	g_variant_iter_init(&iter, options);
+	while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+		if (g_strcmp0(key, "max-bytes") != 0 ||
+		    !g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
+			g_set_error(error,
+				    VBOXMEM_ERROR,
+				    VBOXMEM_ERROR_INVALID_ARGUMENT,
+				    "%s: unknown option, or not of type 't'",
+				    key);
+			g_variant_unref(value);
+			return FALSE;
+		}
+		*max_bytes = MIN(g_variant_get_uint64(value), CONSOLE_LOG_READ_MAX);
 	}
 	return TRUE;
 }
 
+static gchar *
+read_log_tail(const gchar *path, guint64 max_bytes)
+{
+	g_autoptr(GFile) file = g_file_new_for_path(path);
+	g_autoptr(GFileInputStream) stream = g_file_read(file, NULL, NULL);
+	g_autoptr(GFileInfo) info = NULL;
+	g_autofree gchar *buffer = NULL;
+	gsize length = 0;
+	goffset size;
+
+	if (stream == NULL)
+		return g_strdup("");
+	info = g_file_input_stream_query_info(stream, G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL, NULL);
+	size = info != NULL ? g_file_info_get_size(info) : 0;
+	if ((guint64)size > max_bytes)
+		g_seekable_seek(
+			G_SEEKABLE(stream), size - (goffset)max_bytes, G_SEEK_SET, NULL, NULL);
+	buffer = g_malloc(max_bytes + 1);
+	g_input_stream_read_all(G_INPUT_STREAM(stream), buffer, max_bytes, &length, NULL, NULL);
+	return g_utf8_make_valid(buffer, (gssize)length);
+}
+
+static void
+read_console_log_authorized(gpointer target,
+			    GDBusMethodInvocation *invocation,
+			    GVariant *options,
+			    guint32 caller_uid)
+{
+	VmdMachine *self = VMD_MACHINE(target);
+	g_autofree gchar *path =
+		vmd_worker_console_log_path(self->worker_config, self->settings->name);
+	g_autofree gchar *log = NULL;
+	guint64 max_bytes = 0;
+
+	parse_max_bytes(options, &max_bytes, NULL);
+	log = read_log_tail(path, max_bytes);
+	vbm_gdbus_machine_complete_read_console_log(self->machine_iface, invocation, log);
+}
+
 static gboolean
-handle_set_target(VmdMachine *self,
-		  GDBusMethodInvocation *invocation,
-		  guint64 size,
-		  GVariant *options)
+handle_read_console_log(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *options)
 {
 	g_autoptr(GError) error = NULL;
+	guint64 max_bytes = 0;
 
-	if (check_balloon_target(self, size, &error))
-		check_no_options(options, &error);
-	if (!return_if_error(invocation, error))
-		authorize_control(self, invocation, g_variant_new("(t@a{sv})", size, options));
+	if (!parse_max_bytes(options, &max_bytes, &error)) {
+		g_dbus_method_invocation_return_gerror(invocation, error);
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	}
+	vmd_authority_run_authorized(self->authority,
+				     invocation,
+				     NULL,
+				     self->settings->owner,
+				     self->settings->name,
+				     self,
+				     options,
+				     read_console_log_authorized);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static void
 connect_handlers(VmdMachine *self)
 {
-	const gchar *control_signals[] = {
-		"handle-start", "handle-power-off", "handle-pause", "handle-resume"};
-
+	g_signal_connect_swapped(self->machine_iface,
+				 "handle-read-console-log",
+				 G_CALLBACK(handle_read_console_log),
+				 self);
 	g_signal_connect_swapped(
 		self->machine_iface, "handle-modify", G_CALLBACK(handle_modify), self);
 	g_signal_connect_swapped(
 		self->machine_iface, "handle-unregister", G_CALLBACK(handle_unregister), self);
-	for (guint i = 0; i < G_N_ELEMENTS(control_signals); i++)
-		g_signal_connect_swapped(
-			self->machine_iface, control_signals[i], G_CALLBACK(handle_control), self);
-	g_signal_connect_swapped(
-		self->balloon_iface, "handle-set-target", G_CALLBACK(handle_set_target), self);
+	vmd_machine_connect_control_handlers(self);
 }
 
-static void
-set_guest_stats_unknown(VbmGdbusGuest *guest)
+void
+vmd_machine_set_guest_stats_unknown(VbmGdbusGuest *guest)
 {
 	const gchar *stats[] = {"memory-total",
 				"memory-free",
@@ -327,8 +324,10 @@ vmd_machine_dispose(GObject *object)
 	g_clear_object(&self->fusion_iface);
 	g_clear_object(&self->guest_iface);
 	g_clear_object(&self->object);
+	vmd_machine_drop_worker(self);
 	g_clear_object(&self->store);
 	g_clear_object(&self->authority);
+	g_clear_object(&self->pool);
 	G_OBJECT_CLASS(vmd_machine_parent_class)->dispose(object);
 }
 
@@ -366,11 +365,15 @@ vmd_machine_init(VmdMachine *self)
 	self->balloon_iface = vbm_gdbus_balloon_skeleton_new();
 	self->fusion_iface = vbm_gdbus_page_fusion_skeleton_new();
 	self->guest_iface = vbm_gdbus_guest_skeleton_new();
-	set_guest_stats_unknown(self->guest_iface);
+	vmd_machine_set_guest_stats_unknown(self->guest_iface);
 }
 
 VmdMachine *
-vmd_machine_new(VmdSettings *settings, VmdStore *store, VmdAuthority *authority)
+vmd_machine_new(VmdSettings *settings,
+		VmdStore *store,
+		VmdAuthority *authority,
+		VmdPool *pool,
+		const VmdWorkerConfig *worker_config)
 {
 	VmdMachine *self = g_object_new(VMD_TYPE_MACHINE, NULL);
 	g_autofree gchar *path = vmd_machine_object_path_for_name(settings->name);
@@ -378,12 +381,14 @@ vmd_machine_new(VmdSettings *settings, VmdStore *store, VmdAuthority *authority)
 	self->settings = settings;
 	self->store = g_object_ref(store);
 	self->authority = g_object_ref(authority);
+	self->pool = g_object_ref(pool);
+	self->worker_config = worker_config;
 	self->object = vbm_gdbus_object_skeleton_new(path);
 	vbm_gdbus_object_skeleton_set_machine(self->object, self->machine_iface);
 	vbm_gdbus_object_skeleton_set_balloon(self->object, self->balloon_iface);
 	vbm_gdbus_object_skeleton_set_page_fusion(self->object, self->fusion_iface);
 	vbm_gdbus_object_skeleton_set_guest(self->object, self->guest_iface);
-	publish_settings(self);
+	vmd_machine_publish_settings(self);
 	connect_handlers(self);
 	return self;
 }

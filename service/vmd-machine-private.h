@@ -1,0 +1,46 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "vboxmem-enums.h"
+#include "vmd-machine.h"
+#include "vmd-worker.h"
+
+G_BEGIN_DECLS
+
+/*
+ * One registered machine: its settings and the D-Bus object that shows them.
+ * Emits "unregistered" once its settings file is gone, so the registry drops it.
+ */
+struct _VmdMachine {
+	GObject parent_instance;
+	VmdSettings *settings;
+	VmdStore *store;
+	VmdAuthority *authority;
+	VboxmemMachineState state;
+	VbmGdbusObjectSkeleton *object;
+	VbmGdbusMachine *machine_iface;
+	VbmGdbusBalloon *balloon_iface;
+	VbmGdbusPageFusion *fusion_iface;
+	VbmGdbusGuest *guest_iface;
+
+	/* While it runs: */
+	VmdPool *pool;
+	const VmdWorkerConfig *worker_config;
+	VmdWorker *worker;
+	gboolean stopping;
+	GList *stop_waiters; /* GDBusMethodInvocation awaiting the end of the worker */
+};
+
+void vmd_machine_publish_settings(VmdMachine *self);
+void vmd_machine_set_guest_stats_unknown(VbmGdbusGuest *guest);
+gboolean vmd_machine_check_stopped(VmdMachine *self, GError **error);
+gboolean vmd_machine_check_no_options(GVariant *options, GError **error);
+gboolean vmd_machine_return_if_error(GDBusMethodInvocation *invocation, GError *error);
+void vmd_machine_connect_control_handlers(VmdMachine *self);
+void vmd_machine_drop_worker(VmdMachine *self);
+
+G_END_DECLS

@@ -1,0 +1,51 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "vmd-settings.h"
+
+G_BEGIN_DECLS
+
+/* Where workers come from and what they run when a machine names no kernel. */
+typedef struct {
+	gchar *worker_path;
+	gchar *guest_image;
+	gchar *user;
+	gchar *log_dir;
+	guint stats_interval_ms;
+} VmdWorkerConfig;
+
+#define VMD_TYPE_WORKER (vmd_worker_get_type())
+G_DECLARE_FINAL_TYPE(VmdWorker, vmd_worker, VMD, WORKER, GObject)
+
+void vmd_worker_spawn(const VmdWorkerConfig *config,
+		      const VmdSettings *settings,
+		      GCancellable *cancellable,
+		      GAsyncReadyCallback callback,
+		      gpointer user_data);
+VmdWorker *vmd_worker_spawn_finish(GAsyncResult *res, GError **error);
+
+const gchar *vmd_worker_get_state(VmdWorker *self);
+guint64 vmd_worker_get_balloon_actual(VmdWorker *self);
+GVariant *vmd_worker_dup_guest_stats(VmdWorker *self);
+gint64 vmd_worker_get_guest_stats_updated(VmdWorker *self);
+GPid vmd_worker_get_pid(VmdWorker *self);
+const gchar *vmd_worker_get_console_log(VmdWorker *self);
+
+void vmd_worker_call(VmdWorker *self,
+		     const gchar *method,
+		     GVariant *parameters,
+		     GCancellable *cancellable,
+		     GAsyncReadyCallback callback,
+		     gpointer user_data);
+gboolean vmd_worker_call_finish(VmdWorker *self, GAsyncResult *res, GError **error);
+void vmd_worker_kill(VmdWorker *self);
+
+gchar *vmd_worker_console_log_path(const VmdWorkerConfig *config, const gchar *machine_name);
+
+G_END_DECLS
