@@ -43,6 +43,38 @@ typedef struct {
 } Worker;
 
 static gboolean
+bad_value(GError **error, const gchar *message)
+{
+	g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, message);
+	return FALSE;
+}
+
+static void
+options_clear(Options *opts)
+{
+	g_free(opts->kernel);
+	g_free(opts->initrd);
+	g_free(opts->cmdline);
+	g_free(opts->console_log);
+	g_free(opts->control_socket);
+	g_free(opts->user);
+}
+
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * LeakSanitizer checks at exit from a helper process whose system calls the
+ * worker's seccomp filter refuses: in sanitizer builds, leave leaks to the
+ * unit tests of the device models.
+ */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
+
+static gboolean
 parse_options(int *argc, char ***argv, Options *opts, GError **error)
 {
 	const GOptionEntry entries[] = {
@@ -147,22 +179,20 @@ parse_options(int *argc, char ***argv, Options *opts, GError **error)
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, argc, argv, error))
 		return FALSE;
-	if (opts->kernel == NULL || opts->memory_mib <= 0) {
-		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "--kernel and --memory are required");
-		return FALSE;
-	}
-	if (opts->balloon_mib < 0 || opts->balloon_mib > opts->memory_mib ||
-	    opts->memory_mib > (gint64)(G_MAXUINT64 >> 20) || opts->cpus < 0 ||
-	    opts->stats_interval_ms < 0 || opts->console_log_limit < 0) {
-		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "a size, count or interval is out of range");
-		return FALSE;
-	}
+	if (opts->kernel == NULL)
+		return bad_value(error, "--kernel is required");
+	if (opts->memory_mib <= 0)
+		return bad_value(error, "--memory is required, in MiB, above 0");
+	if (opts->balloon_mib < 0 || opts->balloon_mib > opts->memory_mib)
+		return bad_value(error, "--balloon must be between 0 and --memory");
+	if (opts->memory_mib > (gint64)(G_MAXUINT64 >> 20))
+		return bad_value(error, "--memory is too large");
+	if (opts->cpus < 0)
+		return bad_value(error, "--cpus must be positive");
+	if (opts->stats_interval_ms < 0)
+		return bad_value(error, "--stats-interval must not be negative");
+	if (opts->console_log_limit < 0)
+		return bad_value(error, "--console-log-limit must not be negative");
 	return TRUE;
 }
 
@@ -227,37 +257,47 @@ setup_control(Worker *worker, VmmVm *vm, const Options *opts, GError **error)
 	return opts->no_sandbox || vmm_sandbox_give_file(opts->control_socket, opts->user, error);
 }
 
-int
-main(int argc, char **argv)
+static int
+run_worker(const Options *opts)
 {
-	Options opts = {.control_fd = -1};
 	Worker worker = {.exit_status = EXIT_VM_FAILED};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(VmmVm) vm = NULL;
-	g_autoptr(GMainLoop) loop = NULL;
-	VmmConfig config;
+	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+	VmmConfig config = config_from_options(opts);
 
-	setlocale(LC_ALL, "");
-	if (!parse_options(&argc, &argv, &opts, &error)) {
-		g_printerr("vboxmem-vm: %s\n", error->message);
-		return EXIT_USAGE;
-	}
-	loop = g_main_loop_new(NULL, FALSE);
 	worker.loop = loop;
-	config = config_from_options(&opts);
 	vm = vmm_vm_new(&config, &error);
-	if (vm == NULL || !setup_control(&worker, vm, &opts, &error) ||
-	    (!opts.no_sandbox && !vmm_sandbox_enter(opts.user, &error)) ||
+	if (vm == NULL || !setup_control(&worker, vm, opts, &error) ||
+	    (!opts->no_sandbox && !vmm_sandbox_enter(opts->user, &error)) ||
 	    !vmm_vm_start(vm, vm_stopped_cb, &worker, &error)) {
 		g_printerr("vboxmem-vm: %s\n", error->message);
 		g_clear_pointer(&worker.control, vmm_control_free);
 		return EXIT_VM_FAILED;
 	}
-	if (worker.control != NULL && opts.stats_interval_ms > 0)
-		vmm_control_set_stats_interval(worker.control, (guint)opts.stats_interval_ms);
+	if (worker.control != NULL && opts->stats_interval_ms > 0)
+		vmm_control_set_stats_interval(worker.control, (guint)opts->stats_interval_ms);
 	g_unix_signal_add(SIGTERM, quit_signal_cb, vm);
 	g_unix_signal_add(SIGINT, quit_signal_cb, vm);
 	g_main_loop_run(loop);
 	g_clear_pointer(&worker.control, vmm_control_free);
 	return worker.exit_status;
+}
+
+int
+main(int argc, char **argv)
+{
+	Options opts = {.control_fd = -1};
+	g_autoptr(GError) error = NULL;
+	int status;
+
+	setlocale(LC_ALL, "");
+	if (!parse_options(&argc, &argv, &opts, &error)) {
+		g_printerr("vboxmem-vm: %s\n", error->message);
+		options_clear(&opts);
+		return EXIT_USAGE;
+	}
+	status = run_worker(&opts);
+	options_clear(&opts);
+	return status;
 }

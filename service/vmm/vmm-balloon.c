@@ -437,7 +437,13 @@ config_write(gpointer device, guint32 offset, const guint8 *data, guint32 size)
 	config_snapshot(self, config);
 	memcpy(config + offset, data, size);
 	memcpy(&actual, config + CONFIG_ACTUAL, 4);
+	if (self->guest_actual == GUINT32_FROM_LE(actual))
+		return;
 	self->guest_actual = GUINT32_FROM_LE(actual);
+	/* The guest's claim is shown beside the verified size, so it changes the picture too. */
+	if (self->listener.actual_changed != NULL)
+		self->listener.actual_changed(self->listener.user_data,
+					      self->actual_pages * VMM_PAGE_SIZE);
 }
 
 static void

@@ -23,6 +23,7 @@ struct _VmmControl {
 	VbmGdbusWorker *worker;
 	GDBusServer *server;
 	GDBusConnection *connection;
+	GPtrArray *server_connections;
 	gchar *guid;
 	guint stats_source;
 	gboolean stopped;
@@ -289,7 +290,10 @@ export_on(VmmControl *self, GDBusConnection *connection)
 static gboolean
 new_connection_cb(GDBusServer *server, GDBusConnection *connection, gpointer user_data)
 {
-	export_on(user_data, connection);
+	VmmControl *self = user_data;
+
+	g_ptr_array_add(self->server_connections, g_object_ref(connection));
+	export_on(self, connection);
 	return TRUE;
 }
 
@@ -343,11 +347,15 @@ vmm_control_take_fd(VmmControl *self, int fd, GError **error)
 	return TRUE;
 }
 
+/* The last replies and the Stopped signal must reach every client before the process ends. */
 static void
 flush_and_quit(VmmControl *self)
 {
 	if (self->connection != NULL)
 		g_dbus_connection_flush_sync(self->connection, NULL, NULL);
+	for (guint i = 0; i < self->server_connections->len; i++)
+		g_dbus_connection_flush_sync(
+			g_ptr_array_index(self->server_connections, i), NULL, NULL);
 	g_main_loop_quit(self->loop);
 }
 
@@ -376,10 +384,14 @@ vmm_control_new(VmmVm *vm, GMainLoop *loop)
 	self->loop = g_main_loop_ref(loop);
 	self->context = g_main_context_ref(g_main_loop_get_context(loop));
 	self->guid = g_dbus_generate_guid();
+	self->server_connections = g_ptr_array_new_with_free_func(g_object_unref);
 	self->worker = vbm_gdbus_worker_skeleton_new();
 	vbm_gdbus_worker_set_exit_status(self->worker, -1);
 	vbm_gdbus_worker_set_stop_reason(self->worker, "");
 	vbm_gdbus_worker_set_guest_stats(self->worker, g_variant_new("a{st}", NULL));
+	if (vmm_vm_get_balloon(vm) != NULL)
+		vbm_gdbus_worker_set_balloon_target(self->worker,
+						    vmm_balloon_get_target(vmm_vm_get_balloon(vm)));
 	publish_state(self);
 	g_signal_connect_swapped(self->worker,
 				 "handle-set-balloon-target",
@@ -412,6 +424,7 @@ vmm_control_free(VmmControl *self)
 	}
 	g_clear_object(&self->server);
 	g_clear_object(&self->connection);
+	g_ptr_array_unref(self->server_connections);
 	g_clear_object(&self->worker);
 	g_main_context_unref(self->context);
 	g_main_loop_unref(self->loop);
