@@ -14,17 +14,23 @@
 
 static const VmctlVerb vmctl_verbs[] = {
 	{"list",
-	 "vms|runningvms",
-	 N_("List the registered machines, or those running."),
-	 N_("Prints one line per machine: its name in quotes and its object path in braces.\n"
-	    "With --long, prints the settings and state of each machine instead."),
+	 "vms|runningvms|hostinfo",
+	 N_("List the registered machines, those running, or the host's memory."),
+	 N_("vms and runningvms print one line per machine: its name in quotes and its\n"
+	    "object path in braces; with --long, the settings and state of each machine\n"
+	    "instead. hostinfo prints the version of vboxmemd and its memory pool in MiB:\n"
+	    "its size, the part running machines hold, the part still available and how\n"
+	    "far guests that took memory back from their balloons overdrew it."),
 	 FALSE,
 	 vmctl_cmd_list},
 	{"showvminfo",
 	 "NAME",
 	 N_("Show the settings and state of a machine."),
 	 N_("Sizes are in MiB. With --machinereadable, prints key=value lines as VBoxManage\n"
-	    "does: strings in double quotes, numbers bare; guest statistics in bytes."),
+	    "does: strings in double quotes, numbers bare; guest statistics in bytes.\n"
+	    "With --log, prints the serial console log of the machine's current or last run\n"
+	    "instead, control characters escaped; another user's log needs the polkit\n"
+	    "action org.vboxmem.machine.control-other."),
 	 FALSE,
 	 vmctl_cmd_showvminfo},
 	{"createvm",
@@ -51,7 +57,8 @@ static const VmctlVerb vmctl_verbs[] = {
 	{"startvm",
 	 "NAME",
 	 N_("Start a machine."),
-	 N_("Requires the polkit action org.vboxmem.machine.control."),
+	 N_("Fails with exit status 7 when the memory pool cannot hold the machine.\n"
+	    "Requires the polkit action org.vboxmem.machine.control."),
 	 TRUE,
 	 vmctl_cmd_startvm},
 	{"controlvm",
@@ -61,15 +68,23 @@ static const VmctlVerb vmctl_verbs[] = {
 	    "  poweroff                Power the machine off\n"
 	    "  pause                   Stop its virtual CPUs\n"
 	    "  resume                  Let a paused machine run again\n"
-	    "  guestmemoryballoon MiB  Resize the balloon of the running guest\n"
+	    "  guestmemoryballoon MiB  Resize the balloon of the running guest; the guest\n"
+	    "                          gives the memory back in its own time\n"
 	    "\n"
 	    "Requires the polkit action org.vboxmem.machine.control."),
 	 TRUE,
 	 vmctl_cmd_controlvm},
 	{"metrics",
-	 "query [OBJECTS [METRICS]]",
-	 N_("Query memory metrics of machines and the host."),
-	 N_("OBJECTS is a comma-separated list of machine names, \"host\" or \"*\" (all).\n"
+	 "list|query|collect [OBJECTS [METRICS]]",
+	 N_("List, query or collect memory metrics of machines and the host."),
+	 N_("Commands:\n"
+	    "  list     The objects and metrics sampled now, with their units\n"
+	    "  query    The latest values, sizes in MiB\n"
+	    "  collect  The values every --period seconds and, for every running machine,\n"
+	    "           a bar of its memory: used, cache, free, balloon and shared;\n"
+	    "           until --samples samples were shown or Ctrl-C\n"
+	    "\n"
+	    "OBJECTS is a comma-separated list of machine names, \"host\" or \"*\" (all).\n"
 	    "METRICS is a comma-separated list of metric names or patterns with '*', each\n"
 	    "optionally followed by :avg, :min or :max, e.g. Guest/RAM/Usage/*,RAM/VMM/Shared.\n"
 	    "Metrics: Guest/RAM/Usage/{Total,Free,Balloon,Shared,Cache,Hinted},\n"

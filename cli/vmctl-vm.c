@@ -313,25 +313,44 @@ vmctl_cmd_unregistervm(VmctlContext *ctx, gint argc, gchar **argv, GError **erro
 	return vmctl_run_machine_action(ctx, argc, argv, vboxmem_machine_unregister_sync, error);
 }
 
+/*
+ * Prints a message of this file about the machine @name, made safe to print:
+ * @format has one "%s", for the name.
+ */
+static void
+vmctl_print_machine_message(const gchar *format, const gchar *name)
+{
+	g_autofree gchar *shown = vmctl_escape(name, FALSE);
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	printf(format, shown);
+#pragma GCC diagnostic pop
+	printf("\n");
+}
+
 gboolean
 vmctl_cmd_startvm(VmctlContext *ctx, gint argc, gchar **argv, GError **error)
 {
 	if (!vmctl_run_machine_action(ctx, argc, argv, vboxmem_machine_start_sync, error))
 		return FALSE;
-	printf(_("Virtual machine \"%s\" has been started.\n"), argv[1]);
+	vmctl_print_machine_message(_("Virtual machine \"%s\" has been started."), argv[1]);
 	return TRUE;
 }
 
 typedef struct {
 	const gchar *name;
 	VmctlMachineAction action; /* %NULL: sets the balloon target from a MiB argument */
+	const gchar *done;         /* the message on success, with the machine's name */
 } VmctlControlAction;
 
 static const VmctlControlAction vmctl_control_actions[] = {
-	{"poweroff", vboxmem_machine_power_off_sync},
-	{"pause", vboxmem_machine_pause_sync},
-	{"resume", vboxmem_machine_resume_sync},
-	{"guestmemoryballoon", NULL},
+	{"poweroff",
+	 vboxmem_machine_power_off_sync,
+	 N_("Virtual machine \"%s\" has been powered off.")},
+	{"pause", vboxmem_machine_pause_sync, N_("Virtual machine \"%s\" has been paused.")},
+	{"resume", vboxmem_machine_resume_sync, N_("Virtual machine \"%s\" has been resumed.")},
+	{"guestmemoryballoon", NULL, NULL},
 };
 
 static const VmctlControlAction *
@@ -359,6 +378,7 @@ vmctl_cmd_controlvm(VmctlContext *ctx, gint argc, gchar **argv, GError **error)
 {
 	const VmctlControlAction *control;
 	g_autoptr(VboxmemMachine) machine = NULL;
+	g_autofree gchar *shown_name = NULL;
 	guint64 balloon_size = 0;
 
 	if (!vmctl_parse_verb_options(ctx, NULL, &argc, &argv, 2, 3, error) ||
@@ -379,7 +399,19 @@ vmctl_cmd_controlvm(VmctlContext *ctx, gint argc, gchar **argv, GError **error)
 	machine = vmctl_find_machine(ctx, argv[1], error);
 	if (machine == NULL)
 		return FALSE;
-	if (control->action != NULL)
-		return control->action(machine, NULL, error);
-	return vboxmem_machine_set_balloon_target_sync(machine, balloon_size, NULL, error);
+	if (control->action != NULL) {
+		if (!control->action(machine, NULL, error))
+			return FALSE;
+		vmctl_print_machine_message(_(control->done), argv[1]);
+		return TRUE;
+	}
+	if (!vboxmem_machine_set_balloon_target_sync(machine, balloon_size, NULL, error))
+		return FALSE;
+	/* the guest gives the memory back in its own time: showvminfo shows how far it is */
+	shown_name = vmctl_escape(argv[1], FALSE);
+	printf(_("The balloon of virtual machine \"%s\" is being resized to %" G_GUINT64_FORMAT
+		 " MiB.\n"),
+	       shown_name,
+	       balloon_size / VMCTL_MIB);
+	return TRUE;
 }

@@ -51,6 +51,8 @@ typedef struct {
 struct _VmctlContext {
 	const VmctlVerb *verb;
 	gboolean no_user_interaction;
+	/* set by a verb when its options need authorization, as showvminfo --log */
+	gboolean needs_authorization;
 	VboxmemClient *client;
 };
 

@@ -71,6 +71,7 @@ enum {
 	PROP_MEMORY_POOL,
 	PROP_MEMORY_COMMITTED,
 	PROP_MEMORY_AVAILABLE,
+	PROP_MEMORY_OVERDRAWN,
 	PROP_FUSION_SHARED_BYTES,
 	PROP_LAST
 };
@@ -90,6 +91,7 @@ static const struct {
 	{"MemoryPool", PROP_MEMORY_POOL},
 	{"MemoryCommitted", PROP_MEMORY_COMMITTED},
 	{"MemoryAvailable", PROP_MEMORY_AVAILABLE},
+	{"MemoryOverdrawn", PROP_MEMORY_OVERDRAWN},
 	{"FusionSharedBytes", PROP_FUSION_SHARED_BYTES},
 };
 
@@ -641,6 +643,23 @@ vboxmem_client_get_memory_available(VboxmemClient *self)
 {
 	g_return_val_if_fail(VBOXMEM_IS_CLIENT(self), 0);
 	return vbm_gdbus_manager_get_memory_available(self->manager);
+}
+
+/**
+ * vboxmem_client_get_memory_overdrawn:
+ * @self: a #VboxmemClient
+ *
+ * Gets #VboxmemClient:memory-overdrawn.
+ *
+ * Returns: the bytes by which running machines exceed the memory pool
+ * because guests took memory back from their balloons on their own; 0
+ * normally
+ */
+guint64
+vboxmem_client_get_memory_overdrawn(VboxmemClient *self)
+{
+	g_return_val_if_fail(VBOXMEM_IS_CLIENT(self), 0);
+	return vbm_gdbus_manager_get_memory_overdrawn(self->manager);
 }
 
 /**
@@ -1206,6 +1225,9 @@ vboxmem_client_get_property(GObject *object, guint prop_id, GValue *value, GPara
 	case PROP_MEMORY_AVAILABLE:
 		g_value_set_uint64(value, vboxmem_client_get_memory_available(self));
 		break;
+	case PROP_MEMORY_OVERDRAWN:
+		g_value_set_uint64(value, vboxmem_client_get_memory_overdrawn(self));
+		break;
 	case PROP_FUSION_SHARED_BYTES:
 		g_value_set_uint64(value, vboxmem_client_get_fusion_shared_bytes(self));
 		break;
@@ -1333,6 +1355,23 @@ vboxmem_client_class_init(VboxmemClientClass *klass)
 	 */
 	properties[PROP_MEMORY_AVAILABLE] =
 		g_param_spec_uint64("memory-available",
+				    NULL,
+				    NULL,
+				    0,
+				    G_MAXUINT64,
+				    0,
+				    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+	/**
+	 * VboxmemClient:memory-overdrawn:
+	 *
+	 * The bytes by which running machines exceed #VboxmemClient:memory-pool
+	 * because guests took memory back from their balloons on their own
+	 * (deflate on OOM); 0 normally. While it is not 0,
+	 * #VboxmemClient:memory-available is 0.
+	 */
+	properties[PROP_MEMORY_OVERDRAWN] =
+		g_param_spec_uint64("memory-overdrawn",
 				    NULL,
 				    NULL,
 				    0,

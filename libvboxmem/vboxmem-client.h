@@ -27,6 +27,7 @@ const gchar *vboxmem_client_get_version(VboxmemClient *self);
 guint64 vboxmem_client_get_memory_pool(VboxmemClient *self);
 guint64 vboxmem_client_get_memory_committed(VboxmemClient *self);
 guint64 vboxmem_client_get_memory_available(VboxmemClient *self);
+guint64 vboxmem_client_get_memory_overdrawn(VboxmemClient *self);
 guint64 vboxmem_client_get_fusion_shared_bytes(VboxmemClient *self);
 
 GPtrArray *vboxmem_client_get_machines(VboxmemClient *self);

@@ -678,6 +678,7 @@ vboxmem_machine_get_proxy(VboxmemMachine *self, const gchar *interface_name, GEr
 	return G_DBUS_PROXY(interface);
 }
 
+/* returns the reply (transfer full) through the task */
 static void
 vboxmem_machine_call_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -690,7 +691,7 @@ vboxmem_machine_call_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	g_task_return_boolean(task, TRUE);
+	g_task_return_pointer(task, g_steal_pointer(&reply), (GDestroyNotify)g_variant_unref);
 }
 
 /* calls @method with @parameters (a floating reference is consumed) */
@@ -725,16 +726,49 @@ vboxmem_machine_call(VboxmemMachine *self,
 		 g_steal_pointer(&task));
 }
 
+/* Returns: (transfer full) (nullable): the reply of the call that @res finishes */
+static GVariant *
+vboxmem_machine_call_finish_reply(VboxmemMachine *self,
+				  GAsyncResult *res,
+				  gpointer source_tag,
+				  GError **error)
+{
+	g_return_val_if_fail(VBOXMEM_IS_MACHINE(self), NULL);
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	g_return_val_if_fail(g_task_get_source_tag(G_TASK(res)) == source_tag, NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
 static gboolean
 vboxmem_machine_call_finish(VboxmemMachine *self,
 			    GAsyncResult *res,
 			    gpointer source_tag,
 			    GError **error)
 {
-	g_return_val_if_fail(VBOXMEM_IS_MACHINE(self), FALSE);
-	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
-	g_return_val_if_fail(g_task_get_source_tag(G_TASK(res)) == source_tag, FALSE);
-	return g_task_propagate_boolean(G_TASK(res), error);
+	g_autoptr(GVariant) reply = vboxmem_machine_call_finish_reply(self, res, source_tag, error);
+	return reply != NULL;
+}
+
+/*
+ * Calls @method with @parameters (a floating reference is consumed).
+ * Returns: (transfer full) (nullable): the reply
+ */
+static GVariant *
+vboxmem_machine_call_sync_reply(VboxmemMachine *self,
+				const gchar *interface_name,
+				const gchar *method,
+				GVariant *parameters,
+				GCancellable *cancellable,
+				GError **error)
+{
+	g_autoptr(GVariant) parameters_ref = g_variant_ref_sink(parameters);
+	g_autoptr(VboxmemClient) client = g_weak_ref_get(&self->client);
+	g_autoptr(GDBusProxy) proxy = NULL;
+
+	proxy = vboxmem_machine_get_proxy(self, interface_name, error);
+	if (proxy == NULL)
+		return NULL;
+	return vbm_call_sync(client, proxy, method, parameters_ref, cancellable, error);
 }
 
 /* calls @method with @parameters (a floating reference is consumed) */
@@ -746,15 +780,8 @@ vboxmem_machine_call_sync(VboxmemMachine *self,
 			  GCancellable *cancellable,
 			  GError **error)
 {
-	g_autoptr(GVariant) parameters_ref = g_variant_ref_sink(parameters);
-	g_autoptr(VboxmemClient) client = g_weak_ref_get(&self->client);
-	g_autoptr(GDBusProxy) proxy = NULL;
-	g_autoptr(GVariant) reply = NULL;
-
-	proxy = vboxmem_machine_get_proxy(self, interface_name, error);
-	if (proxy == NULL)
-		return FALSE;
-	reply = vbm_call_sync(client, proxy, method, parameters_ref, cancellable, error);
+	g_autoptr(GVariant) reply = vboxmem_machine_call_sync_reply(
+		self, interface_name, method, parameters, cancellable, error);
 	return reply != NULL;
 }
 
@@ -859,7 +886,13 @@ vboxmem_machine_modify_sync(VboxmemMachine *self,
  * @callback: called when the daemon has answered
  * @user_data: data for @callback
  *
- * Starts the machine. Requires the polkit action org.vboxmem.machine.control.
+ * Starts the powered-off or aborted machine: vboxmemd runs it in a worker
+ * process of its own. Fails with %VBOXMEM_ERROR_INVALID_STATE when the
+ * machine runs already and with %VBOXMEM_ERROR_INSUFFICIENT_MEMORY, whose
+ * message has the numbers, when the memory pool cannot hold it.
+ * #VboxmemMachine:state follows with its notifications, which may arrive
+ * after the call has finished. Requires the polkit action
+ * org.vboxmem.machine.control.
  * Call vboxmem_machine_start_finish() in @callback.
  */
 void
@@ -901,7 +934,13 @@ vboxmem_machine_start_finish(VboxmemMachine *self, GAsyncResult *res, GError **e
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError, or %NULL
  *
- * Starts the machine. Requires the polkit action org.vboxmem.machine.control.
+ * Starts the powered-off or aborted machine: vboxmemd runs it in a worker
+ * process of its own. Fails with %VBOXMEM_ERROR_INVALID_STATE when the
+ * machine runs already and with %VBOXMEM_ERROR_INSUFFICIENT_MEMORY, whose
+ * message has the numbers, when the memory pool cannot hold it.
+ * #VboxmemMachine:state follows with its notifications, which may arrive
+ * after the call has finished. Requires the polkit action
+ * org.vboxmem.machine.control.
  *
  * Returns: %TRUE if the machine was started
  */
@@ -925,7 +964,10 @@ vboxmem_machine_start_sync(VboxmemMachine *self, GCancellable *cancellable, GErr
  * @callback: called when the daemon has answered
  * @user_data: data for @callback
  *
- * Powers the machine off. Requires the polkit action
+ * Powers the machine off: the call finishes once its worker process has
+ * exited. Fails with %VBOXMEM_ERROR_INVALID_STATE when the machine does not
+ * run. #VboxmemMachine:state follows with its notifications, which may arrive
+ * after the call has finished. Requires the polkit action
  * org.vboxmem.machine.control. Call vboxmem_machine_power_off_finish() in
  * @callback.
  */
@@ -968,7 +1010,10 @@ vboxmem_machine_power_off_finish(VboxmemMachine *self, GAsyncResult *res, GError
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError, or %NULL
  *
- * Powers the machine off. Requires the polkit action
+ * Powers the machine off: the call finishes once its worker process has
+ * exited. Fails with %VBOXMEM_ERROR_INVALID_STATE when the machine does not
+ * run. #VboxmemMachine:state follows with its notifications, which may arrive
+ * after the call has finished. Requires the polkit action
  * org.vboxmem.machine.control.
  *
  * Returns: %TRUE if the machine was powered off
@@ -1190,6 +1235,113 @@ vboxmem_machine_unregister_sync(VboxmemMachine *self, GCancellable *cancellable,
 					 error);
 }
 
+/* "max-bytes" only when given: 0 leaves the daemon's default */
+static GVariant *
+vboxmem_machine_read_console_log_parameters(guint64 max_bytes)
+{
+	g_auto(GVariantDict) options = G_VARIANT_DICT_INIT(NULL);
+
+	if (max_bytes > 0)
+		g_variant_dict_insert(&options, "max-bytes", "t", max_bytes);
+	return g_variant_new("(@a{sv})", g_variant_dict_end(&options));
+}
+
+static gchar *
+vboxmem_machine_console_log_from_reply(GVariant *reply)
+{
+	gchar *log = NULL;
+
+	if (reply != NULL)
+		g_variant_get(reply, "(s)", &log);
+	return log;
+}
+
+/**
+ * vboxmem_machine_read_console_log:
+ * @self: a #VboxmemMachine
+ * @max_bytes: the most bytes to return, from the end of the log; 0 for the
+ *   daemon's default and limit (1 MiB)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the daemon has answered
+ * @user_data: data for @callback
+ *
+ * Reads the end of the serial console log of the current or last run of the
+ * machine. The owner of the machine may read it; anyone else needs the polkit
+ * action org.vboxmem.machine.control-other. Call
+ * vboxmem_machine_read_console_log_finish() in @callback.
+ */
+void
+vboxmem_machine_read_console_log(VboxmemMachine *self,
+				 guint64 max_bytes,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data)
+{
+	g_return_if_fail(VBOXMEM_IS_MACHINE(self));
+	vboxmem_machine_call(self,
+			     vboxmem_machine_read_console_log,
+			     VBOXMEM_MACHINE_INTERFACE,
+			     "ReadConsoleLog",
+			     vboxmem_machine_read_console_log_parameters(max_bytes),
+			     cancellable,
+			     callback,
+			     user_data);
+}
+
+/**
+ * vboxmem_machine_read_console_log_finish:
+ * @self: a #VboxmemMachine
+ * @res: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes vboxmem_machine_read_console_log().
+ *
+ * Returns: (transfer full): the end of the console log as UTF-8 (bytes that
+ * are not UTF-8 replaced), empty if the machine never ran, or %NULL on error
+ */
+gchar *
+vboxmem_machine_read_console_log_finish(VboxmemMachine *self, GAsyncResult *res, GError **error)
+{
+	g_autoptr(GVariant) reply = vboxmem_machine_call_finish_reply(
+		self, res, vboxmem_machine_read_console_log, error);
+	return vboxmem_machine_console_log_from_reply(reply);
+}
+
+/**
+ * vboxmem_machine_read_console_log_sync:
+ * @self: a #VboxmemMachine
+ * @max_bytes: the most bytes to return, from the end of the log; 0 for the
+ *   daemon's default and limit (1 MiB)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Reads the end of the serial console log of the current or last run of the
+ * machine. The owner of the machine may read it; anyone else needs the polkit
+ * action org.vboxmem.machine.control-other.
+ *
+ * Returns: (transfer full): the end of the console log as UTF-8 (bytes that
+ * are not UTF-8 replaced), empty if the machine never ran, or %NULL on error
+ */
+gchar *
+vboxmem_machine_read_console_log_sync(VboxmemMachine *self,
+				      guint64 max_bytes,
+				      GCancellable *cancellable,
+				      GError **error)
+{
+	g_autoptr(GVariant) reply = NULL;
+
+	g_return_val_if_fail(VBOXMEM_IS_MACHINE(self), NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+	reply = vboxmem_machine_call_sync_reply(
+		self,
+		VBOXMEM_MACHINE_INTERFACE,
+		"ReadConsoleLog",
+		vboxmem_machine_read_console_log_parameters(max_bytes),
+		cancellable,
+		error);
+	return vboxmem_machine_console_log_from_reply(reply);
+}
+
 static GVariant *
 vboxmem_machine_set_target_parameters(guint64 size)
 {
@@ -1205,8 +1357,14 @@ vboxmem_machine_set_target_parameters(guint64 size)
  * @callback: called when the daemon has answered
  * @user_data: data for @callback
  *
- * Resizes the balloon of a running machine: @size is the memory taken from
- * the guest. Requires the polkit action org.vboxmem.machine.control. Call
+ * Resizes the balloon of a running or paused machine: @size is the memory
+ * taken from the guest. #VboxmemMachine:balloon-target changes at once;
+ * the guest gives the memory back in its own time, which
+ * #VboxmemMachine:balloon-actual follows. Fails with
+ * %VBOXMEM_ERROR_INVALID_ARGUMENT when @size is not a whole number of MiB or
+ * larger than the memory size, and with %VBOXMEM_ERROR_INVALID_STATE when the
+ * machine does not run. Requires the polkit action
+ * org.vboxmem.machine.control. Call
  * vboxmem_machine_set_balloon_target_finish() in @callback.
  */
 void
@@ -1250,8 +1408,14 @@ vboxmem_machine_set_balloon_target_finish(VboxmemMachine *self, GAsyncResult *re
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError, or %NULL
  *
- * Resizes the balloon of a running machine: @size is the memory taken from
- * the guest. Requires the polkit action org.vboxmem.machine.control.
+ * Resizes the balloon of a running or paused machine: @size is the memory
+ * taken from the guest. #VboxmemMachine:balloon-target changes at once;
+ * the guest gives the memory back in its own time, which
+ * #VboxmemMachine:balloon-actual follows. Fails with
+ * %VBOXMEM_ERROR_INVALID_ARGUMENT when @size is not a whole number of MiB or
+ * larger than the memory size, and with %VBOXMEM_ERROR_INVALID_STATE when the
+ * machine does not run. Requires the polkit action
+ * org.vboxmem.machine.control.
  *
  * Returns: %TRUE if the new target was accepted
  */

@@ -103,6 +103,18 @@ gboolean vboxmem_machine_unregister_finish(VboxmemMachine *self, GAsyncResult *r
 gboolean
 vboxmem_machine_unregister_sync(VboxmemMachine *self, GCancellable *cancellable, GError **error);
 
+void vboxmem_machine_read_console_log(VboxmemMachine *self,
+				      guint64 max_bytes,
+				      GCancellable *cancellable,
+				      GAsyncReadyCallback callback,
+				      gpointer user_data);
+gchar *
+vboxmem_machine_read_console_log_finish(VboxmemMachine *self, GAsyncResult *res, GError **error);
+gchar *vboxmem_machine_read_console_log_sync(VboxmemMachine *self,
+					     guint64 max_bytes,
+					     GCancellable *cancellable,
+					     GError **error);
+
 void vboxmem_machine_set_balloon_target(VboxmemMachine *self,
 					guint64 size,
 					GCancellable *cancellable,

@@ -185,7 +185,20 @@ handle_query_metrics(VmdDaemon *self,
 		     const gchar *const *metrics)
 {
 	g_autoptr(GError) error = NULL;
-	GVariant *values = vmd_metrics_query(self->metrics, objects, metrics, &error);
+	GVariant *values = NULL;
+
+	for (guint i = 0; objects[i] != NULL && error == NULL; i++) {
+		if (g_strcmp0(objects[i], "*") != 0 &&
+		    g_strcmp0(objects[i], VMD_METRICS_HOST) != 0 &&
+		    !g_hash_table_contains(self->machines, objects[i]))
+			g_set_error(&error,
+				    VBOXMEM_ERROR,
+				    VBOXMEM_ERROR_NO_SUCH_MACHINE,
+				    "No machine named '%s'",
+				    objects[i]);
+	}
+	if (error == NULL)
+		values = vmd_metrics_query(self->metrics, objects, metrics, &error);
 
 	if (values == NULL)
 		g_dbus_method_invocation_return_gerror(invocation, error);

@@ -88,9 +88,18 @@ worker_changed_cb(VmdWorker *worker, VmdMachine *self)
 		set_state(self, VBOXMEM_MACHINE_STATE_RUNNING);
 }
 
+/* Clients that get the reply must already have seen the state it led to. */
+static void
+flush_properties(VmdMachine *self)
+{
+	g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self->machine_iface));
+	g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self->balloon_iface));
+}
+
 static void
 complete_stop_waiters(VmdMachine *self)
 {
+	flush_properties(self);
 	for (GList *l = self->stop_waiters; l != NULL; l = l->next)
 		g_dbus_method_invocation_return_value(l->data, NULL);
 	g_clear_pointer(&self->stop_waiters, g_list_free);
@@ -103,6 +112,7 @@ complete_stop_waiters(VmdMachine *self)
 void
 vmd_machine_drop_worker(VmdMachine *self)
 {
+	g_clear_handle_id(&self->kill_timer, g_source_remove);
 	if (self->worker == NULL)
 		return;
 	g_signal_handlers_disconnect_by_data(self->worker, self);
@@ -177,6 +187,7 @@ spawned_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	       (int)vmd_worker_get_pid(worker));
 	set_state(self, VBOXMEM_MACHINE_STATE_RUNNING);
 	worker_changed_cb(worker, self);
+	flush_properties(self);
 	vbm_gdbus_machine_complete_start(self->machine_iface, call->invocation);
 }
 
@@ -210,6 +221,7 @@ kill_if_still_running(gpointer user_data)
 {
 	VmdMachine *self = user_data;
 
+	self->kill_timer = 0;
 	if (self->worker != NULL) {
 		g_warning("Machine %s did not power off within %u s; killing its worker",
 			  self->settings->name,
@@ -245,11 +257,11 @@ power_off(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 	set_state(self, VBOXMEM_MACHINE_STATE_STOPPING);
 	vmd_worker_call(
 		self->worker, "PowerOff", NULL, NULL, power_off_sent_cb, g_object_ref(self));
-	g_timeout_add_seconds_full(G_PRIORITY_DEFAULT,
-				   POWER_OFF_GRACE_SECONDS,
-				   kill_if_still_running,
-				   g_object_ref(self),
-				   g_object_unref);
+	self->kill_timer = g_timeout_add_seconds_full(G_PRIORITY_DEFAULT,
+						      POWER_OFF_GRACE_SECONDS,
+						      kill_if_still_running,
+						      g_object_ref(self),
+						      g_object_unref);
 }
 
 static void
@@ -264,6 +276,7 @@ worker_call_done_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	}
 	if (call->self->worker != NULL)
 		worker_changed_cb(call->self->worker, call->self);
+	flush_properties(call->self);
 	g_dbus_method_invocation_return_value(call->invocation, NULL);
 }
 

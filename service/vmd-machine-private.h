@@ -32,6 +32,7 @@ struct _VmdMachine {
 	const VmdWorkerConfig *worker_config;
 	VmdWorker *worker;
 	gboolean stopping;
+	guint kill_timer;
 	GList *stop_waiters; /* GDBusMethodInvocation awaiting the end of the worker */
 };
 

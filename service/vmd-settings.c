@@ -151,6 +151,14 @@ vmd_settings_check_name(const gchar *name, GError **error)
 	}
 	if (!check_text("Name", name, VMD_NAME_MAX_BYTES, error))
 		return FALSE;
+	/* "host" names the host's metrics in QueryMetrics. */
+	if (g_strcmp0(name, "host") == 0) {
+		g_set_error_literal(error,
+				    VBOXMEM_ERROR,
+				    VBOXMEM_ERROR_INVALID_ARGUMENT,
+				    "Name: 'host' is reserved");
+		return FALSE;
+	}
 	if (strchr(name, '/') != NULL || name[0] == '.') {
 		g_set_error(error,
 			    VBOXMEM_ERROR,

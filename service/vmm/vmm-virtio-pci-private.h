@@ -20,11 +20,21 @@ G_BEGIN_DECLS
 /* The legacy header is 20 bytes, 24 while MSI-X is enabled (two vector registers more). */
 #define LEGACY_CONFIG_OFFSET 0x14u
 #define LEGACY_MSIX_CONFIG_OFFSET 0x18u
+#define LEGACY_QUEUE_NOTIFY 0x10u
 
 #define VIRTIO_PCI_CAP_COMMON_CFG 1
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG 3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+
+/* A queue's notification address, when the VMM takes its writes off the vCPU (VmmIoEvents). */
+typedef struct {
+	VmmVirtio *transport;
+	guint index;
+	gboolean wanted; /* @where is what the queue was last registered (or refused) at */
+	VmmIoEventAddress where;
+	VmmIoEvent *event; /* NULL: notifications exit to the VMM */
+} VmmVirtioQueueEvent;
 
 struct _VmmVirtio {
 	GMutex lock;
@@ -58,6 +68,13 @@ struct _VmmVirtio {
 	guint n_vectors;
 	guint8 msix_table[(VMM_VIRTIO_PCI_MAX_QUEUES + 1) * MSIX_ENTRY_SIZE];
 	guint64 msix_pending;
+
+	/* Where each BAR decodes now, 0 while it does not (told by the PCI bridge). */
+	guint64 bar_addresses[VMM_PCI_BARS];
+	VmmIoEvents ioevents;
+	VmmVirtioQueueEvent *queue_events;
+	guint64 exit_notifies;
+	guint64 ioevent_notifies;
 };
 
 extern const VmmIoOps vmm_virtio_pci_legacy_ops;
@@ -71,6 +88,9 @@ void vmm_virtio_pci_write_status(VmmVirtio *self, guint8 value);
 void vmm_virtio_pci_set_driver_features(VmmVirtio *self, guint64 features, guint64 mask);
 void vmm_virtio_pci_enable_queue(VmmVirtio *self, VmmVirtqueue *queue);
 void vmm_virtio_pci_queue_notify(VmmVirtio *self, guint queue_index);
+/* After any change of status, queues or BARs: moves, adds or removes the queues' ioevents. */
+void vmm_virtio_pci_update_ioevents(VmmVirtio *self);
+void vmm_virtio_pci_remove_ioevents(VmmVirtio *self);
 VmmVirtqueue *vmm_virtio_pci_selected_queue(VmmVirtio *self);
 guint16 vmm_virtio_pci_valid_vector(VmmVirtio *self, guint16 vector);
 void vmm_virtio_pci_config_access(

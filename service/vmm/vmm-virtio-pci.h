@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include "vmm-ioevent.h"
 #include "vmm-irq.h"
 #include "vmm-pci.h"
 #include "vmm-virtio.h"
@@ -48,5 +49,16 @@ void vmm_virtio_pci_free(VmmVirtio *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmVirtio, vmm_virtio_pci_free)
 
 VmmPciDevice *vmm_virtio_pci_get_pci_device(VmmVirtio *self);
+
+/*
+ * From DRIVER_OK to reset, registers each enabled queue's notification
+ * address with @ioevents (copied), where the driver's BAR decodes it: modern
+ * drivers write the queue's own notify register in BAR4, legacy ones the
+ * queue index to QUEUE_NOTIFY in BAR0. Call before the guest runs; without
+ * it, every notification is handled on the vCPU that wrote it.
+ */
+void vmm_virtio_pci_set_ioevents(VmmVirtio *self, const VmmIoEvents *ioevents);
+/* Queue notifications so far: handled on vCPU exits, and through ioevents. */
+void vmm_virtio_pci_get_notify_counts(VmmVirtio *self, guint64 *on_exits, guint64 *through_ioevents);
 
 G_END_DECLS

@@ -20,6 +20,9 @@ import termios
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from vboxmemtest import kvm_unusable_reason  # noqa: E402
+
 BUILD_DIR = os.environ.get("VBOXMEM_BUILD_DIR", "")
 VBOXMEMCTL = os.path.join(BUILD_DIR, "cli", "vboxmemctl")
 MAN_PAGE = os.path.join(BUILD_DIR, "docs", "man", "vboxmemctl.1")
@@ -32,13 +35,23 @@ EXIT_USAGE = 2
 EXIT_NOT_AUTHORIZED = 3
 EXIT_NO_SUCH_MACHINE = 4
 EXIT_INVALID_ARGUMENT = 5
-EXIT_NOT_SUPPORTED = 8
+EXIT_INVALID_STATE = 6
+EXIT_INSUFFICIENT_MEMORY = 7
 EXIT_UNREACHABLE = 9
+
+# the test guest's workload, and the marker it prints once it is set up
+GUEST_COMMAND_LINE = "vboxmem.script=alloc:64M:seed=1,free:64M"
+GUEST_READY_MARKER = "vboxmem-guest: ready"
+# generous: machines boot slowly on a loaded host
+WAIT_SECONDS = 30
+# metrics collect's bar of a machine's memory
+BAR_WIDTH = 40
+BAR_LEGEND = "Memory:  # used  % cache  . free  ~ balloon  = shared"
 
 # Every command's options, as its --help must show them.
 VERB_OPTIONS = {
-    "list": ["--long"],
-    "showvminfo": ["--machinereadable"],
+    "list": ["--long", "vms", "runningvms", "hostinfo"],
+    "showvminfo": ["--machinereadable", "--log"],
     "createvm": ["--name", "--memory", "--cpus", "--kernel", "--initrd", "--cmdline"],
     "modifyvm": [
         "--memory",
@@ -55,7 +68,7 @@ VERB_OPTIONS = {
     "unregistervm": [],
     "startvm": [],
     "controlvm": ["poweroff", "pause", "resume", "guestmemoryballoon"],
-    "metrics": ["query"],
+    "metrics": ["list", "query", "collect", "--period", "--samples"],
 }
 
 # (argv, the command named in the message or None) that vboxmemctl must refuse
@@ -67,6 +80,7 @@ USAGE_ERRORS = [
     (["list"], "list"),
     (["list", "disks"], "list"),
     (["list", "vms", "extra"], "list"),
+    (["list", "hostinfo", "extra"], "list"),
     (["list", "--bogus", "vms"], "list"),
     (["createvm", "--memory", "64"], "createvm"),
     (["createvm", "--name", "vm1"], "createvm"),
@@ -91,6 +105,7 @@ USAGE_ERRORS = [
     (["showvminfo"], "showvminfo"),
     (["showvminfo", "vm1", "vm2"], "showvminfo"),
     (["showvminfo", "--machine-readable", "vm1"], "showvminfo"),
+    (["showvminfo", "--log", "--machinereadable", "vm1"], "showvminfo"),
     (["unregistervm"], "unregistervm"),
     (["unregistervm", "vm1", "--force"], "unregistervm"),
     (["startvm"], "startvm"),
@@ -103,7 +118,20 @@ USAGE_ERRORS = [
     (["controlvm", "vm1", "guestmemoryballoon", "-1"], "controlvm"),
     (["controlvm", "vm1", "guestmemoryballoon", "64", "extra"], "controlvm"),
     (["metrics"], "metrics"),
-    (["metrics", "collect"], "metrics"),
+    (["metrics", "show"], "metrics"),
+    (["metrics", "list", "a/b"], "metrics"),
+    (["metrics", "list", "host", "Bogus/Metric"], "metrics"),
+    (["metrics", "query", "--period", "2"], "metrics"),
+    (["metrics", "list", "--samples", "2"], "metrics"),
+    (["metrics", "collect", "--period"], "metrics"),
+    (["metrics", "collect", "--period", "0"], "metrics"),
+    (["metrics", "collect", "--period", "86401"], "metrics"),
+    (["metrics", "collect", "--period", "1.5"], "metrics"),
+    (["metrics", "collect", "--period", "-1"], "metrics"),
+    (["metrics", "collect", "--samples", "0"], "metrics"),
+    (["metrics", "collect", "--samples", "two"], "metrics"),
+    (["metrics", "collect", "host", "RAM/VMM/Used:sum"], "metrics"),
+    (["metrics", "collect", ".vm1"], "metrics"),
     (["metrics", "query", ".vm1"], "metrics"),
     (["metrics", "query", "host,a/b"], "metrics"),
     (["metrics", "query", "host,"], "metrics"),
@@ -173,6 +201,46 @@ def parse_human(text):
     if len(columns) != 1:
         raise AssertionError(f"values are not aligned:\n{text}")
     return values
+
+
+def parse_table(text, columns):
+    """Parses a table of vboxmemctl: a header line naming COLUMNS, then one
+    line per row whose fields start where the column names do (the last
+    column takes the rest of the line)."""
+    lines = text.splitlines()
+    header = lines[0]
+    starts = [header.index(column) for column in columns]
+    if header.split() != columns or starts != sorted(starts):
+        raise AssertionError(f"not a table of {columns}: {header!r}")
+    rows = []
+    for line in lines[1:]:
+        ends = starts[1:] + [len(line)]
+        row = {column: line[start:end].strip()
+               for column, start, end in zip(columns, starts, ends)}
+        for start in starts[1:]:
+            if line[start - 1] != " ":
+                raise AssertionError(f"columns are not aligned: {line!r}")
+        rows.append(row)
+    return rows
+
+
+def query_values(text):
+    """Parses the output of metrics query into {(object, metric): value}."""
+    return {(row["Object"], row["Metric"]): row["Value"]
+            for row in parse_table(text, ["Object", "Metric", "Value"])}
+
+
+def poll(condition, what, timeout=WAIT_SECONDS):
+    """Calls CONDITION until it returns a true value, which is returned; fails
+    after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
 
 
 class VboxmemctlTestCase(unittest.TestCase):
@@ -460,22 +528,236 @@ class DaemonTest(VboxmemctlTestCase):
             (["showvminfo", "nosuch"], EXIT_NO_SUCH_MACHINE),
             (["modifyvm", "nosuch", "--cpus", "2"], EXIT_NO_SUCH_MACHINE),
             (["unregistervm", "nosuch"], EXIT_NO_SUCH_MACHINE),
+            (["showvminfo", "nosuch", "--log"], EXIT_NO_SUCH_MACHINE),
             (["startvm", "nosuch"], EXIT_NO_SUCH_MACHINE),
             (["controlvm", "nosuch", "poweroff"], EXIT_NO_SUCH_MACHINE),
-            (["startvm", "web1"], EXIT_NOT_SUPPORTED),
-            (["controlvm", "web1", "guestmemoryballoon", "128"], EXIT_NOT_SUPPORTED),
-            (["controlvm", "web1", "poweroff"], EXIT_NOT_SUPPORTED),
-            (["controlvm", "web1", "pause"], EXIT_NOT_SUPPORTED),
-            (["controlvm", "web1", "resume"], EXIT_NOT_SUPPORTED),
-            (["metrics", "query"], EXIT_NOT_SUPPORTED),
-            (["metrics", "query", "web1,host", "Guest/RAM/Usage/*:avg,RAM/VMM/Shared"],
-             EXIT_NOT_SUPPORTED),
+            (["metrics", "query", "nosuch"], EXIT_NO_SUCH_MACHINE),
+            (["metrics", "list", "host,nosuch"], EXIT_NO_SUCH_MACHINE),
+            (["metrics", "collect", "--samples", "1", "nosuch"], EXIT_NO_SUCH_MACHINE),
+            # a powered-off machine cannot be controlled; sizes are checked first
+            (["controlvm", "web1", "guestmemoryballoon", "128"], EXIT_INVALID_STATE),
+            (["controlvm", "web1", "poweroff"], EXIT_INVALID_STATE),
+            (["controlvm", "web1", "pause"], EXIT_INVALID_STATE),
+            (["controlvm", "web1", "resume"], EXIT_INVALID_STATE),
+            (["controlvm", "web1", "guestmemoryballoon", "2048"], EXIT_INVALID_ARGUMENT),
         ]
         for args, status in cases:
             with self.subTest(args=args):
                 self.assert_one_line_error(run_vboxmemctl(args), status, args[0])
         self.assertEqual(state_dir_snapshot(), before)
         self.assertEqual(self.showvminfo("web1")["guestmemoryballoon"], 0)
+
+
+    def test_metrics_and_host_without_running_machines(self):
+        self.vboxmemctl_ok("createvm", "--name", "web1", "--memory", "1024")
+        listed = parse_table(self.vboxmemctl_ok("metrics", "list"),
+                             ["Object", "Metric", "Unit", "Description"])
+        self.assertEqual(sorted(row["Metric"] for row in listed),
+                         ["RAM/VMM/Ballooned", "RAM/VMM/Free", "RAM/VMM/Shared", "RAM/VMM/Used"])
+        self.assertTrue(all(row["Object"] == "host" and row["Unit"] == "MiB"
+                            and row["Description"] for row in listed), listed)
+        listed = parse_table(self.vboxmemctl_ok("metrics", "list", "host", "RAM/VMM/Free:max"),
+                             ["Object", "Metric", "Unit", "Description"])
+        self.assertEqual([row["Metric"] for row in listed], ["RAM/VMM/Free:max"])
+        self.assertTrue(listed[0]["Description"].endswith(" (max)"), listed)
+
+        values = query_values(self.vboxmemctl_ok("metrics", "query", "host,web1"))
+        self.assertEqual(sorted(values), [("host", "RAM/VMM/Ballooned"), ("host", "RAM/VMM/Free"),
+                                          ("host", "RAM/VMM/Shared"), ("host", "RAM/VMM/Used")])
+        self.assertEqual(values[("host", "RAM/VMM/Ballooned")], "0 MiB")
+        for value in values.values():
+            self.assertRegex(value, r"^\d+(\.\d\d)? MiB$")
+        # nothing is sampled of a powered-off machine
+        self.assertEqual(query_values(self.vboxmemctl_ok("metrics", "query", "web1")), {})
+
+        host = parse_human(self.vboxmemctl_ok("list", "hostinfo"))
+        self.assertEqual(sorted(host), ["Memory available", "Memory committed",
+                                        "Memory overdrawn", "Memory pool", "Page Fusion shared",
+                                        "vboxmemd version"])
+        self.assertEqual(host["Memory committed"], "0 MiB")
+        self.assertEqual(host["Memory overdrawn"], "0 MiB")
+        self.assertEqual(host["Memory available"], host["Memory pool"])
+        self.assertEqual(self.vboxmemctl_ok("list", "--long", "hostinfo"),
+                         self.vboxmemctl_ok("list", "hostinfo"))
+
+        # a machine that never ran has an empty log
+        self.assertEqual(self.vboxmemctl_ok("showvminfo", "web1", "--log"), "")
+
+    def test_metrics_collect_stops_at_ctrl_c(self):
+        # stderr goes to the same pipe, so what the buffer of readline() holds
+        # is read with the rest
+        process = subprocess.Popen([VBOXMEMCTL, "metrics", "collect", "host", "RAM/VMM/Free"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            first = process.stdout.readline()
+            self.assertRegex(first, r"^Time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n$")
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=10)
+            output = process.stdout.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+        self.assertEqual(process.returncode, EXIT_OK, output)
+        # whole samples only, and nothing on stderr
+        for sample in (first + output).split("\n\n"):
+            lines = sample.splitlines()
+            self.assertRegex(lines[0], r"^Time: ")
+            values = query_values("\n".join(lines[1:]))
+            self.assertEqual(list(values), [("host", "RAM/VMM/Free")])
+
+    def test_startvm_needs_room_in_the_pool(self):
+        """Runs with a pool of 64 MiB (with-system-bus --pool-mib 64)."""
+        self.assertEqual(parse_human(self.vboxmemctl_ok("list", "hostinfo"))["Memory pool"],
+                         "64 MiB")
+        self.vboxmemctl_ok("createvm", "--name", "big", "--memory", "256", "--cmdline",
+                           GUEST_COMMAND_LINE)
+        line = self.assert_one_line_error(run_vboxmemctl(["startvm", "big"]),
+                                          EXIT_INSUFFICIENT_MEMORY, "startvm")
+        self.assertIn("256 MiB", line)
+        self.assertIn("64 MiB", line)
+        self.assertEqual(self.showvminfo("big")["VMState"], "poweroff")
+        self.assertEqual(parse_human(self.vboxmemctl_ok("list", "hostinfo"))["Memory committed"],
+                         "0 MiB")
+
+
+class RunningMachineTest(VboxmemctlTestCase):
+    """vboxmemctl as root on a machine that runs the test guest."""
+
+    needs_bus = True
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("must run as root")
+        reason = kvm_unusable_reason()
+        if reason:
+            self.skipTest(f"cannot run machines: {reason}")
+
+    def wait_for_info(self, name, condition, what):
+        """Polls showvminfo NAME until CONDITION(info) holds; returns info."""
+        return poll(lambda: (lambda info: info if condition(info) else None)(
+            self.showvminfo(name)), what)
+
+    def test_run_balloon_log_metrics_and_power_off(self):
+        self.vboxmemctl_ok("createvm", "--name", "vm1", "--memory", "256", "--cmdline",
+                           GUEST_COMMAND_LINE)
+        self.assertEqual(self.vboxmemctl_ok("startvm", "vm1"),
+                         'Virtual machine "vm1" has been started.\n')
+        self.assertEqual(self.showvminfo("vm1")["VMState"], "running")
+        self.assertEqual(parse_human(self.vboxmemctl_ok("showvminfo", "vm1"))["State"], "running")
+        self.assertEqual(self.vboxmemctl_ok("list", "runningvms"),
+                         '"vm1" {/org/vboxmem/VBoxMem1/machine/vm1}\n')
+        line = self.assert_one_line_error(run_vboxmemctl(["startvm", "vm1"]),
+                                          EXIT_INVALID_STATE, "startvm")
+        self.assertIn("running", line)
+        self.assert_one_line_error(run_vboxmemctl(["controlvm", "vm1", "resume"]),
+                                   EXIT_INVALID_STATE, "controlvm")
+        self.assert_one_line_error(run_vboxmemctl(["modifyvm", "vm1", "--cpus", "2"]),
+                                   EXIT_INVALID_STATE, "modifyvm")
+
+        # the balloon
+        self.assertEqual(self.vboxmemctl_ok("controlvm", "vm1", "guestmemoryballoon", "64"),
+                         'The balloon of virtual machine "vm1" is being resized to 64 MiB.\n')
+        info = self.wait_for_info("vm1", lambda info: info["guestmemoryballoonactual"] == 64,
+                                  "the balloon to reach 64 MiB")
+        self.assertEqual(info["guestmemoryballoontarget"], 64)
+        human = parse_human(self.vboxmemctl_ok("showvminfo", "vm1"))
+        self.assertEqual((human["Balloon target"], human["Balloon actual"]), ("64 MiB", "64 MiB"))
+        for size in ("512", "257"):
+            self.assert_one_line_error(
+                run_vboxmemctl(["controlvm", "vm1", "guestmemoryballoon", size]),
+                EXIT_INVALID_ARGUMENT, "controlvm")
+        self.assertEqual(self.showvminfo("vm1")["guestmemoryballoontarget"], 64)
+        poll(lambda: parse_human(self.vboxmemctl_ok("list", "hostinfo"))["Memory committed"]
+             == "192 MiB", "the pool to hold 256 - 64 MiB")
+
+        # the guest's statistics
+        info = self.wait_for_info("vm1", lambda info: "guestmemorytotal" in info,
+                                  "the guest's statistics")
+        self.assertGreater(info["gueststatsupdated"], 0)
+        self.assertGreater(info["guestmemorytotal"], 0)
+        self.assertLessEqual(info["guestmemorytotal"], 256 * 1024 * 1024)
+
+        # metrics
+        poll(lambda: query_values(self.vboxmemctl_ok("metrics", "query", "vm1")).get(
+            ("vm1", "Guest/RAM/Usage/Balloon")) == "64 MiB", "Guest/RAM/Usage/Balloon = 64 MiB")
+        values = query_values(self.vboxmemctl_ok("metrics", "query", "vm1"))
+        self.assertEqual(sorted(metric for _, metric in values),
+                         ["Guest/RAM/Usage/" + metric for metric in
+                          ("Balloon", "Cache", "Free", "Hinted", "Shared", "Total")])
+        values = query_values(self.vboxmemctl_ok("metrics", "query", "vm1,host",
+                                                 "Guest/RAM/Usage/Balloon:max,RAM/VMM/Ballooned"))
+        self.assertEqual(values, {("vm1", "Guest/RAM/Usage/Balloon:max"): "64 MiB",
+                                  ("host", "RAM/VMM/Ballooned"): "64 MiB"})
+        listed = parse_table(self.vboxmemctl_ok("metrics", "list", "vm1"),
+                             ["Object", "Metric", "Unit", "Description"])
+        self.assertEqual(len(listed), 6)
+
+        # metrics collect: the values and a bar of the machine's memory, per sample;
+        # once the guest's statistics, which come at their own pace, have seen the balloon
+        def guest_saw_balloon():
+            values = query_values(self.vboxmemctl_ok("metrics", "query", "vm1"))
+            total = values.get(("vm1", "Guest/RAM/Usage/Total"), "256 MiB")
+            return float(total.split()[0]) <= 256 - 64
+        poll(guest_saw_balloon, "Guest/RAM/Usage/Total without the balloon")
+        stdout = self.vboxmemctl_ok("metrics", "collect", "--samples", "2", "vm1")
+        samples = stdout.split("\n\n")
+        self.assertEqual(len(samples), 2, stdout)
+        for sample in samples:
+            lines = sample.splitlines()
+            self.assertRegex(lines[0], r"^Time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+            self.assertRegex(lines[-2], rf"^Machine +{re.escape(BAR_LEGEND)}$")
+            match = re.fullmatch(rf"vm1 +\[([#%.~=]{{{BAR_WIDTH}}})\] 256 MiB", lines[-1])
+            self.assertIsNotNone(match, lines[-1])
+            # 64 of 256 MiB
+            self.assertEqual(match.group(1).count("~"), BAR_WIDTH // 4, lines[-1])
+            self.assertRegex(match.group(1), r"^#*%*\.*~*=*$")
+            values = query_values("\n".join(lines[1:-2]))
+            self.assertEqual(values[("vm1", "Guest/RAM/Usage/Balloon")], "64 MiB")
+            self.assertNotIn("host", [obj for obj, _ in values])
+
+        # pause and resume
+        self.assertEqual(self.vboxmemctl_ok("controlvm", "vm1", "pause"),
+                         'Virtual machine "vm1" has been paused.\n')
+        self.assertEqual(self.showvminfo("vm1")["VMState"], "paused")
+        self.assertIn('"vm1"', self.vboxmemctl_ok("list", "runningvms"))
+        self.assert_one_line_error(run_vboxmemctl(["controlvm", "vm1", "pause"]),
+                                   EXIT_INVALID_STATE, "controlvm")
+        self.assertEqual(self.vboxmemctl_ok("controlvm", "vm1", "resume"),
+                         'Virtual machine "vm1" has been resumed.\n')
+        self.assertEqual(self.showvminfo("vm1")["VMState"], "running")
+
+        # the console log
+        log = self.vboxmemctl_ok("showvminfo", "vm1", "--log")
+        self.assertTrue(any(line.startswith(GUEST_READY_MARKER) for line in log.splitlines()),
+                        log)
+        self.assertTrue(log.endswith("\n"))
+
+        # power off
+        self.assertEqual(self.vboxmemctl_ok("controlvm", "vm1", "poweroff"),
+                         'Virtual machine "vm1" has been powered off.\n')
+        info = self.showvminfo("vm1")
+        self.assertEqual((info["VMState"], info["guestmemoryballoonactual"], info["gueststats"]),
+                         ("poweroff", 0, "unknown"))
+        self.assertEqual(parse_human(self.vboxmemctl_ok("showvminfo", "vm1"))["State"],
+                         "powered off")
+        self.assertEqual(self.vboxmemctl_ok("list", "runningvms"), "")
+        for action in (["poweroff"], ["pause"], ["resume"], ["guestmemoryballoon", "64"]):
+            with self.subTest(action=action):
+                self.assert_one_line_error(run_vboxmemctl(["controlvm", "vm1"] + action),
+                                           EXIT_INVALID_STATE, "controlvm")
+        # the sampler drops the machine's metrics at its next round
+        poll(lambda: query_values(self.vboxmemctl_ok("metrics", "query", "vm1")) == {},
+             "the metrics of vm1 to go")
+        # no bar for a machine that does not run
+        stdout = self.vboxmemctl_ok("metrics", "collect", "--samples", "1", "vm1")
+        self.assertNotIn(BAR_LEGEND, stdout)
+        # the log of the last run stays
+        self.assertIn(GUEST_READY_MARKER, self.vboxmemctl_ok("showvminfo", "vm1", "--log"))
+        self.assertEqual(self.vboxmemctl_ok("unregistervm", "vm1"), "")
 
 
 class NoDaemonTest(VboxmemctlTestCase):
@@ -525,7 +807,8 @@ class AuthorizationTest(NonRootTestCase):
         self.vboxmemctl_ok("createvm", "--name", "rootvm", "--memory", "64")
         before = state_dir_snapshot()
         for args in (["modifyvm", "rootvm", "--cpus", "2"], ["unregistervm", "rootvm"],
-                     ["startvm", "rootvm"], ["controlvm", "rootvm", "poweroff"]):
+                     ["startvm", "rootvm"], ["controlvm", "rootvm", "poweroff"],
+                     ["showvminfo", "rootvm", "--log"]):
             with self.subTest(args=args):
                 self.assert_one_line_error(
                     run_vboxmemctl(["--no-user-interaction"] + args, user=USER_IN_GROUP),
@@ -640,8 +923,11 @@ class GroupRuleTest(NonRootTestCase):
         self.assertEqual(self.showvminfo("mine")["guestmemoryballoon"], 32)
         # past authorization, the daemon's own answer
         self.assert_one_line_error(
-            run_vboxmemctl(["--no-user-interaction", "startvm", "mine"], user=USER_IN_GROUP),
-            EXIT_NOT_SUPPORTED, "startvm")
+            run_vboxmemctl(["--no-user-interaction", "controlvm", "mine", "pause"],
+                           user=USER_IN_GROUP), EXIT_INVALID_STATE, "controlvm")
+        # the owner reads the log of a machine that never ran
+        self.assertEqual(self.vboxmemctl_ok("--no-user-interaction", "showvminfo", "mine", "--log",
+                                            user=USER_IN_GROUP), "")
 
         before = state_dir_snapshot()
         self.assert_one_line_error(
@@ -655,6 +941,35 @@ class GroupRuleTest(NonRootTestCase):
 
         self.vboxmemctl_ok("--no-user-interaction", "unregistervm", "mine", user=USER_IN_GROUP)
         self.assertEqual(self.vboxmemctl_ok("list", "vms"), "")
+
+
+    def test_group_members_run_their_own_machines(self):
+        reason = kvm_unusable_reason()
+        if reason:
+            self.skipTest(f"cannot run machines: {reason}")
+        member = ["--no-user-interaction"]
+        self.vboxmemctl_ok(*member, "createvm", "--name", "mine", "--memory", "128",
+                           user=USER_IN_GROUP)
+        self.assertEqual(self.vboxmemctl_ok(*member, "startvm", "mine", user=USER_IN_GROUP),
+                         'Virtual machine "mine" has been started.\n')
+        self.assertEqual(self.showvminfo("mine", user=USER_OUTSIDE)["VMState"], "running")
+        self.assertIn(GUEST_READY_MARKER, poll(
+            lambda: (lambda log: log if GUEST_READY_MARKER in log else None)(
+                self.vboxmemctl_ok(*member, "showvminfo", "mine", "--log", user=USER_IN_GROUP)),
+            "the guest to be ready"))
+        self.vboxmemctl_ok(*member, "controlvm", "mine", "guestmemoryballoon", "32",
+                           user=USER_IN_GROUP)
+        # another user may neither control it nor read its log
+        for args in (["controlvm", "mine", "poweroff"], ["controlvm", "mine", "pause"],
+                     ["showvminfo", "mine", "--log"]):
+            with self.subTest(args=args):
+                self.assert_one_line_error(run_vboxmemctl(member + args, user=USER_OUTSIDE),
+                                           EXIT_NOT_AUTHORIZED, args[0])
+        self.assertEqual(self.vboxmemctl_ok(*member, "controlvm", "mine", "poweroff",
+                                            user=USER_IN_GROUP),
+                         'Virtual machine "mine" has been powered off.\n')
+        self.assertEqual(self.showvminfo("mine")["VMState"], "poweroff")
+        self.vboxmemctl_ok(*member, "unregistervm", "mine", user=USER_IN_GROUP)
 
 
 def all_test_ids(loader, module):

@@ -39,6 +39,7 @@ test_name_invalid(void)
 				"new\nline",
 				"bad\xff utf8",
 				"esc\x1b",
+				"host",
 				too_long};
 
 	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {

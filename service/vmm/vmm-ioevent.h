@@ -1,0 +1,49 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Guest writes the VMM learns of without a vCPU exit (KVM's ioeventfd): a
+ * device registers the address its driver writes to say "look at this queue",
+ * and the VMM calls it back on another thread instead of on the vCPU that
+ * wrote. A write that no registration matches still reaches the device's bus
+ * handler, so a device works the same with or without them. The VM implements
+ * it with KVM; unit tests with a recorder; NULL without either.
+ */
+
+/* One registration, owned by whoever implements VmmIoEvents. */
+typedef struct _VmmIoEvent VmmIoEvent;
+
+typedef struct {
+	gboolean pio;        /* port I/O, else MMIO */
+	guint64 address;
+	guint32 size;        /* the width of the driver's write */
+	gboolean match_data; /* only writes of @data, else writes of any value */
+	guint64 data;
+} VmmIoEventAddress;
+
+typedef void (*VmmIoEventFunc)(gpointer user_data);
+
+typedef struct {
+	/*
+	 * From now on, a guest write to @where calls @func(@user_data) on the
+	 * VMM's notifier thread. NULL when the VMM cannot: the write then keeps
+	 * reaching the bus handler on the vCPU.
+	 */
+	VmmIoEvent *(*add)(gpointer opaque,
+			   const VmmIoEventAddress *where,
+			   VmmIoEventFunc func,
+			   gpointer user_data);
+	/* Writes reach the bus handler again; @func may still run once for an earlier write. */
+	void (*remove)(gpointer opaque, VmmIoEvent *event);
+	gpointer opaque;
+} VmmIoEvents;
+
+G_END_DECLS
