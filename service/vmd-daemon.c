@@ -125,6 +125,7 @@ create_machine_authorized(gpointer target,
 		return;
 	}
 	g_info("Machine %s created by uid %u", name, caller_uid);
+	vmd_worker_remove_console_log(&self->config.worker, name);
 	machine = add_machine(self, g_steal_pointer(&settings));
 	vbm_gdbus_manager_complete_create_machine(
 		self->manager_iface,

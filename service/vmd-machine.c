@@ -173,6 +173,7 @@ unregister_authorized(gpointer target,
 	if (vmd_machine_return_if_error(invocation, error))
 		return;
 	g_debug("Machine %s unregistered by uid %u", self->settings->name, caller_uid);
+	vmd_worker_remove_console_log(self->worker_config, self->settings->name);
 	g_signal_emit(self, signals[SIGNAL_UNREGISTERED], 0);
 	vbm_gdbus_machine_complete_unregister(self->machine_iface, invocation);
 }

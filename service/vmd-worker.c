@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <gio/gunixfdlist.h>
+#include <glib/gstdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 #define WORKER_OBJECT_PATH "/org/vboxmem/VBoxMem1/Worker"
 #define CONTROL_FD 3
+#define START_TIMEOUT_SECONDS 30
 
 /*
  * One vboxmem-vm process and the private D-Bus connection to it. Emits
@@ -32,6 +34,10 @@ struct _VmdWorker {
 	gchar *last_stderr_line;
 	gchar *stop_reason;
 	gboolean exited;
+	gboolean process_gone;
+	gboolean stderr_closed;
+	gboolean exit_clean;
+	guint start_timeout;
 	GTask *spawn_task;
 };
 
@@ -46,6 +52,16 @@ vmd_worker_console_log_path(const VmdWorkerConfig *config, const gchar *machine_
 	g_autofree gchar *escaped = g_dbus_escape_object_path(machine_name);
 	g_autofree gchar *basename = g_strconcat(escaped, ".console.log", NULL);
 	return g_build_filename(config->log_dir, basename, NULL);
+}
+
+/* A log must not outlive its machine: the next machine of that name may belong to someone else. */
+void
+vmd_worker_remove_console_log(const VmdWorkerConfig *config, const gchar *machine_name)
+{
+	g_autofree gchar *path = vmd_worker_console_log_path(config, machine_name);
+
+	if (g_unlink(path) != 0 && errno != ENOENT)
+		g_warning("Cannot remove %s: %s", path, g_strerror(errno));
 }
 
 static GPtrArray *
@@ -81,6 +97,7 @@ build_argv(const VmdWorkerConfig *config, const VmdSettings *s, const gchar *con
 }
 
 static void read_stderr_line(VmdWorker *self, GDataInputStream *stream);
+static void report_exit_when_done(VmdWorker *self);
 
 /* The worker's diagnostics go to our log, prefixed with the machine's name. */
 static void
@@ -91,8 +108,11 @@ stderr_line_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	line = g_data_input_stream_read_line_finish_utf8(
 		G_DATA_INPUT_STREAM(source), res, NULL, NULL);
-	if (line == NULL)
+	if (line == NULL) {
+		self->stderr_closed = TRUE;
+		report_exit_when_done(self);
 		return;
+	}
 	g_message("%s: %s", self->machine_name, line);
 	g_free(self->last_stderr_line);
 	self->last_stderr_line = g_steal_pointer(&line);
@@ -127,18 +147,44 @@ fail_spawn(VmdWorker *self, const gchar *why)
 		task, VBOXMEM_ERROR, VBOXMEM_ERROR_FAILED, "The machine could not start: %s", why);
 }
 
+/* Reports the end once the process is gone and its last words on stderr are read. */
+static void
+report_exit_when_done(VmdWorker *self)
+{
+	if (!self->process_gone || !self->stderr_closed || self->exited)
+		return;
+	self->exited = TRUE;
+	g_clear_handle_id(&self->start_timeout, g_source_remove);
+	fail_spawn(self, exit_reason(self));
+	g_signal_emit(self, signals[SIGNAL_EXITED], 0, self->exit_clean, exit_reason(self));
+}
+
 static void
 process_exited_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(VmdWorker) self = user_data;
-	gboolean clean;
 
 	g_subprocess_wait_finish(G_SUBPROCESS(source), res, NULL);
-	self->exited = TRUE;
-	clean = g_subprocess_get_if_exited(self->process) &&
-		g_subprocess_get_exit_status(self->process) == 0;
-	fail_spawn(self, exit_reason(self));
-	g_signal_emit(self, signals[SIGNAL_EXITED], 0, clean, exit_reason(self));
+	self->process_gone = TRUE;
+	self->exit_clean = g_subprocess_get_if_exited(self->process) &&
+			   g_subprocess_get_exit_status(self->process) == 0;
+	report_exit_when_done(self);
+}
+
+/* A worker that never gets its connection up is not left starting forever. */
+static gboolean
+start_timed_out(gpointer user_data)
+{
+	VmdWorker *self = user_data;
+
+	self->start_timeout = 0;
+	if (self->spawn_task != NULL) {
+		g_free(self->stop_reason);
+		self->stop_reason = g_strdup_printf("the worker did not answer within %u s",
+						    START_TIMEOUT_SECONDS);
+		vmd_worker_kill(self);
+	}
+	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -170,13 +216,14 @@ proxy_ready_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	self->proxy = vbm_gdbus_worker_proxy_new_finish(res, &error);
 	if (self->proxy == NULL) {
-		fail_spawn(self, error->message);
+		g_debug("%s: no worker object: %s", self->machine_name, error->message);
 		vmd_worker_kill(self);
 		return;
 	}
 	g_signal_connect(self->proxy, "stopped", G_CALLBACK(stopped_cb), self);
 	g_signal_connect(
 		self->proxy, "g-properties-changed", G_CALLBACK(properties_changed_cb), self);
+	g_clear_handle_id(&self->start_timeout, g_source_remove);
 	task = g_steal_pointer(&self->spawn_task);
 	if (task != NULL)
 		g_task_return_pointer(task, g_object_ref(self), g_object_unref);
@@ -190,7 +237,8 @@ connection_ready_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	self->connection = g_dbus_connection_new_finish(res, &error);
 	if (self->connection == NULL) {
-		fail_spawn(self, error->message);
+		/* The worker says why on stderr as it exits. */
+		g_debug("%s: no connection to the worker: %s", self->machine_name, error->message);
 		vmd_worker_kill(self);
 		return;
 	}
@@ -267,6 +315,7 @@ vmd_worker_spawn(const VmdWorkerConfig *config,
 	stderr_lines = g_data_input_stream_new(g_subprocess_get_stderr_pipe(self->process));
 	read_stderr_line(self, stderr_lines);
 	g_subprocess_wait_async(self->process, NULL, process_exited_cb, g_object_ref(self));
+	self->start_timeout = g_timeout_add_seconds(START_TIMEOUT_SECONDS, start_timed_out, self);
 	if (!connect_control(self, fds[0], &error)) {
 		fail_spawn(self, error->message);
 		vmd_worker_kill(self);
@@ -384,6 +433,7 @@ vmd_worker_dispose(GObject *object)
 	VmdWorker *self = VMD_WORKER(object);
 
 	vmd_worker_kill(self);
+	g_clear_handle_id(&self->start_timeout, g_source_remove);
 	if (self->proxy != NULL)
 		g_signal_handlers_disconnect_by_data(self->proxy, self);
 	g_clear_object(&self->proxy);

@@ -48,4 +48,6 @@ void vmd_worker_kill(VmdWorker *self);
 
 gchar *vmd_worker_console_log_path(const VmdWorkerConfig *config, const gchar *machine_name);
 
+void vmd_worker_remove_console_log(const VmdWorkerConfig *config, const gchar *machine_name);
+
 G_END_DECLS

@@ -21,6 +21,7 @@ from vboxmemtest import (  # noqa: E402
     USER_OUTSIDE, DaemonTestCase, machine_file, machine_path, run)
 
 INVALID = ERROR + 'InvalidArgument'
+INVALID_STATE = ERROR + 'InvalidState'
 # A second call on an unregistered machine's object: the daemon may answer
 # itself or, once the object is gone, GDBus answers for it.
 GONE = (ERROR + 'NoSuchMachine', 'org.freedesktop.DBus.Error.UnknownObject',
@@ -69,12 +70,30 @@ class TestGroupRule(DaemonTestCase):
         state = self.client.machine_state(path)
         self.assertEqual((state['MemorySize'], state['CPUs'], state['BalloonDefaultSize'],
                           state['PageFusion']), (256 * MiB, 2, 64 * MiB, True))
-        # control is granted too, so the call gets past polkit to the stub.
-        self.assertDBusError(ERROR + 'NotSupported', member.machine_method, path, 'Start')
+        # control is granted too: the calls get past polkit to the state check.
+        for method in ('PowerOff', 'Pause', 'Resume'):
+            self.assertDBusError(INVALID_STATE, member.machine_method, path, method)
 
         member.unregister(path)
         self.assertDBusError(ERROR + 'NoSuchMachine', self.client.find_machine, 'mine')
         self.assertEqual(self.state_files(), [])
+
+    def test_member_starts_own_machine(self):
+        reason = vboxmemtest.kvm_unusable_reason()
+        if reason:
+            self.skipTest(f'cannot run machines here: {reason}')
+        member = self.as_user(USER_IN_GROUP)
+        path = member.create_machine('mine', MemorySize=64 * MiB)
+        member.start(path)
+        self.assertEqual(self.client.state(path), 'running')
+        self.assertDBusError(INVALID_STATE, member.start, path)
+        with self.assertStateUnchanged(ignore=vboxmemtest.is_console_log):
+            self.assertDBusError(INVALID_STATE, member.modify, path, CPUs=2)
+            self.assertDBusError(INVALID_STATE, member.unregister, path)
+        member.power_off(path)
+        self.assertEqual(self.client.state(path), 'powered-off')
+        member.unregister(path)
+        self.assertDBusError(ERROR + 'NoSuchMachine', self.client.find_machine, 'mine')
 
     def test_member_refused_on_other_users_machine(self):
         member = self.as_user(USER_IN_GROUP)
@@ -83,7 +102,10 @@ class TestGroupRule(DaemonTestCase):
         with self.assertStateUnchanged():
             self.assertDBusError(NOT_AUTHORIZED, member.modify, path, MemorySize=256 * MiB)
             self.assertDBusError(NOT_AUTHORIZED, member.unregister, path)
-            self.assertDBusError(NOT_AUTHORIZED, member.machine_method, path, 'Start')
+            for method in ('Start', 'PowerOff', 'Pause', 'Resume'):
+                self.assertDBusError(NOT_AUTHORIZED, member.machine_method, path, method)
+            self.assertDBusError(NOT_AUTHORIZED, member.set_balloon_target, path, 16 * MiB)
+            self.assertDBusError(NOT_AUTHORIZED, member.read_console_log, path)
         self.assertEqual(self.client.machine_state(path), before)
 
     def test_nonmember_refused(self):
@@ -344,19 +366,42 @@ class TestBadInput(DaemonTestCase):
         self.assertDBusError(ERROR + 'NoSuchMachine', self.client.find_machine, 'twice')
 
 
-class TestNotSupported(DaemonTestCase):
-    def test_control_methods_not_supported(self):
+class TestPoweredOff(DaemonTestCase):
+    """What a powered-off machine refuses, without running any machine."""
+
+    def test_control_methods_need_a_running_machine(self):
         path = self.client.create_machine('ctl', MemorySize=64 * MiB)
         with self.assertStateUnchanged():
-            for method in ('Start', 'PowerOff', 'Pause', 'Resume'):
+            for method in ('PowerOff', 'Pause', 'Resume'):
                 with self.subTest(method=method):
-                    self.assertDBusError(ERROR + 'NotSupported', self.client.machine_method,
-                                         path, method)
-            self.assertDBusError(ERROR + 'NotSupported', self.client.set_balloon_target, path,
-                                 16 * MiB)
-            self.assertDBusError(ERROR + 'NotSupported', self.client.query_metrics)
-            self.assertDBusError(ERROR + 'NotSupported', self.client.query_metrics, ['ctl'],
-                                 ['Guest/RAM/Usage/*'])
+                    self.assertDBusError(INVALID_STATE, self.client.machine_method, path,
+                                         method)
+            self.assertDBusError(INVALID_STATE, self.client.set_balloon_target, path, 16 * MiB)
+            # Bad sizes are refused as such in any state.
+            for size in (128 * MiB, MiB + 1):
+                with self.subTest(size=size):
+                    self.assertDBusError(INVALID, self.client.set_balloon_target, path, size)
+            self.assertDBusError(INVALID, self.client.call, path, MACHINE_IFACE, 'Pause',
+                                 GLib.Variant('(a{sv})', ({'force': GLib.Variant('b', True)},)))
+        self.assertEqual(self.client.get_property(path, MACHINE_IFACE, 'State'), 'powered-off')
+        self.assertEqual(self.client.balloon(path), (0, 0))
+        self.assertEqual(self.client.read_console_log(path), '')
+
+    def test_metrics_without_running_machines(self):
+        path = self.client.create_machine('idle', MemorySize=64 * MiB)
+        host = self.client.metrics()
+        self.assertEqual({name for name, _metric in host}, {'host'})
+        self.assertEqual({metric for _name, metric in host},
+                         {'RAM/VMM/Used', 'RAM/VMM/Free', 'RAM/VMM/Ballooned', 'RAM/VMM/Shared'})
+        pool = self.client.pool()
+        self.assertEqual(pool['MemoryCommitted'], 0)
+        self.assertEqual(pool['MemoryAvailable'], pool['MemoryPool'])
+        self.assertEqual(host[('host', 'RAM/VMM/Free')][0], pool['MemoryAvailable'])
+        self.assertEqual(host[('host', 'RAM/VMM/Used')][0], 0)
+        self.assertEqual(self.client.query_metrics(['idle'], ['Guest/RAM/Usage/*']), [])
+        self.assertEqual(self.client.query_metrics(['host'], ['Guest/*']), [])
+        self.assertDBusError(INVALID, self.client.query_metrics, [], ['RAM/VMM/Used:median'])
+        self.assertDBusError(INVALID, self.client.query_metrics, [], [':avg'])
         self.assertEqual(self.client.get_property(path, MACHINE_IFACE, 'State'), 'powered-off')
 
 

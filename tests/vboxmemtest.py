@@ -8,6 +8,7 @@ program, so they reach the daemon from a process with that user's credentials.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -39,6 +40,19 @@ WAIT_SECONDS = 10
 
 USER_IN_GROUP = 'vboxmem-test1'
 USER_OUTSIDE = 'vboxmem-test2'
+# The unprivileged user vboxmemd runs its workers (vboxmem-vm) as.
+SERVICE_USER = 'vboxmem'
+
+# How long a machine may take for what the test guest does in a few seconds
+# (booting, dirtying and freeing hundreds of MiB, moving its balloon): generous,
+# because tests run side by side on small, nested hosts.
+VM_WAIT_SECONDS = 60
+# The guest's first line on the console once its set-up is finished.
+GUEST_READY = 'vboxmem-guest: ready'
+GUEST_SCRIPT_DONE = 'vboxmem-guest: script done failures=0'
+
+KVM_GET_API_VERSION = 0xAE00
+KVM_API_VERSION = 12
 
 SETTING_TYPES = {
     'MemorySize': 't',
@@ -79,6 +93,106 @@ def machine_file(state_dir, name):
     return os.path.join(state_dir, Gio.dbus_escape_object_path(name) + '.vm')
 
 
+def build_dir():
+    """The build directory tools/with-system-bus runs vboxmemd and its workers from."""
+    directory = os.environ.get('VBOXMEM_BUILD_DIR')
+    if directory:
+        return directory
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'build')
+
+
+def worker_binary():
+    """vboxmem-vm as tools/with-system-bus configures vboxmemd to run it."""
+    return os.path.realpath(os.path.join(build_dir(), 'service', 'vmm', 'vboxmem-vm'))
+
+
+def guest_image():
+    return os.path.realpath(os.path.join(build_dir(), 'guest', 'vboxmem-test-guest'))
+
+
+def kvm_unusable_reason():
+    """None if machines can run here, else why not (for a skip message)."""
+    try:
+        fd = os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC)
+    except OSError as error:
+        return f'/dev/kvm is not usable: {error.strerror}'
+    try:
+        version = fcntl.ioctl(fd, KVM_GET_API_VERSION)
+    except OSError as error:
+        return f'/dev/kvm does not answer KVM_GET_API_VERSION: {error.strerror}'
+    finally:
+        os.close(fd)
+    if version != KVM_API_VERSION:
+        return f'/dev/kvm has KVM API version {version}, not {KVM_API_VERSION}'
+    for path, what in ((worker_binary(), 'vboxmem-vm'), (guest_image(), 'the test guest')):
+        if not os.path.exists(path):
+            return f'{what} is not built: {path} is missing'
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        return (f'no user {SERVICE_USER!r} for the workers to run as; create it with '
+                f'useradd --system --no-create-home --shell /usr/sbin/nologin '
+                f'--user-group {SERVICE_USER} (tools/test does)')
+    return None
+
+
+def process_status(pid):
+    """/proc/PID/status as {field: value}, or None once PID is gone."""
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            lines = f.read().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return dict(line.split(':\t', 1) for line in lines if ':\t' in line)
+
+
+def process_rss(pid):
+    """VmRSS of PID in bytes (0 once it is gone)."""
+    status = process_status(pid)
+    if status is None or 'VmRSS' not in status:
+        return 0
+    value, unit = status['VmRSS'].split()
+    assert unit == 'kB', status['VmRSS']
+    return int(value) * 1024
+
+
+def parent_pid(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def process_argv(pid):
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            return [arg.decode(errors='replace') for arg in f.read().split(b'\0')[:-1]]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def worker_pids(daemon_pid):
+    """{pid: machine name} of the live vboxmem-vm children of DAEMON_PID.
+
+    The machine is recognized by its console log, which vboxmemd names after
+    the escaped machine name."""
+    workers = {}
+    binary = worker_binary()
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or parent_pid(entry) != daemon_pid or not process_alive(entry):
+            continue
+        argv = process_argv(entry)
+        if not argv or os.path.realpath(argv[0]) != binary:
+            continue
+        for arg in argv[1:]:
+            if arg.startswith('--console-log='):
+                escaped = os.path.basename(arg.split('=', 1)[1])
+                escaped = escaped.removesuffix('.console.log')
+                workers[int(entry)] = Gio.dbus_unescape_object_path(escaped).decode()
+    return workers
+
+
 def host_memory_total():
     """MemTotal of /proc/meminfo, in bytes."""
     with open('/proc/meminfo') as meminfo:
@@ -88,12 +202,14 @@ def host_memory_total():
     raise RuntimeError('no MemTotal in /proc/meminfo')
 
 
-def snapshot(directory):
+def snapshot(directory, ignore=None):
     """Everything observable of DIRECTORY's entries: a rewrite with the same
-    bytes still shows as a new inode or mtime."""
+    bytes still shows as a new inode or mtime. IGNORE(name) leaves entries out."""
     entries = {}
     for root, dirs, files in os.walk(directory):
         for name in sorted(dirs + files):
+            if ignore is not None and ignore(name):
+                continue
             path = os.path.join(root, name)
             info = os.lstat(path)
             content = None
@@ -129,10 +245,17 @@ class DBusError(Exception):
 
 
 class Client:
-    """Calls vboxmemd as the test process itself (root)."""
+    """Calls vboxmemd as the test process itself (root). PRIVATE: on a
+    connection of its own rather than the process's shared one."""
 
-    def __init__(self):
-        self.connection = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
+    def __init__(self, private=False):
+        if private:
+            address = Gio.dbus_address_get_for_bus_sync(Gio.BusType.SYSTEM, None)
+            flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+                     | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)
+            self.connection = Gio.DBusConnection.new_for_address_sync(address, flags, None, None)
+        else:
+            self.connection = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
 
     def call_raw(self, dest, path, iface, method, params):
         try:
@@ -144,6 +267,21 @@ class Client:
 
     def call(self, path, iface, method, params=None):
         return self.call_raw(BUS_NAME, path, iface, method, params)
+
+    def call_ordered(self, path, iface, method, params=None):
+        """Calls METHOD; returns (reply, error name or None, the reply's serial).
+
+        vboxmemd numbers the messages it sends on its connection, so the serials
+        of its replies give the order in which it answered, across clients."""
+        message = Gio.DBusMessage.new_method_call(BUS_NAME, path, iface, method)
+        if params is not None:
+            message.set_body(params)
+        reply, _serial = self.connection.send_message_with_reply_sync(
+            message, Gio.DBusSendMessageFlags.NONE, CALL_TIMEOUT_MS, None)
+        if reply.get_message_type() == Gio.DBusMessageType.ERROR:
+            return None, reply.get_error_name(), reply.get_serial()
+        body = reply.get_body()
+        return (body.unpack() if body is not None else None), None, reply.get_serial()
 
     def create_machine(self, name, **values):
         return self.create_machine_raw(name, settings_entries(values))
@@ -171,8 +309,38 @@ class Client:
     def unregister(self, path):
         self.machine_method(path, 'Unregister')
 
+    def start(self, path):
+        self.machine_method(path, 'Start')
+
+    def power_off(self, path):
+        self.machine_method(path, 'PowerOff')
+
     def set_balloon_target(self, path, size):
         self.call(path, BALLOON_IFACE, 'SetTarget', GLib.Variant('(ta{sv})', (size, {})))
+
+    def read_console_log(self, path, max_bytes=None):
+        options = {} if max_bytes is None else {'max-bytes': GLib.Variant('t', max_bytes)}
+        return self.call(path, MACHINE_IFACE, 'ReadConsoleLog',
+                         GLib.Variant('(a{sv})', (options,)))[0]
+
+    def state(self, path):
+        return self.get_property(path, MACHINE_IFACE, 'State')
+
+    def balloon(self, path):
+        """(Target, Actual) of the machine's balloon."""
+        values = self.get_all(path, BALLOON_IFACE)
+        return values['Target'], values['Actual']
+
+    def pool(self):
+        """The Manager's memory properties, read in one call."""
+        values = self.get_all(MANAGER_PATH, MANAGER_IFACE)
+        return {key: values[key] for key in ('MemoryPool', 'MemoryCommitted', 'MemoryAvailable',
+                                             'MemoryOverdrawn')}
+
+    def metrics(self, objects=(), metrics=()):
+        """QueryMetrics as {(object, metric): (value, timestamp)}."""
+        return {(obj, metric): (value, time)
+                for obj, metric, value, _unit, time in self.query_metrics(objects, metrics)}
 
     def query_metrics(self, objects=(), metrics=()):
         params = GLib.Variant('(asas)', (list(objects), list(metrics)))
@@ -187,6 +355,11 @@ class Client:
 
     def managed_objects(self):
         return self.call(ROOT_PATH, OBJECT_MANAGER_IFACE, 'GetManagedObjects')[0]
+
+    def property_snapshot(self):
+        """Every property of the Manager and all machines, read in one call, so the
+        values belong together: {path: {interface: {property: value}}}."""
+        return self.managed_objects()
 
     def request_name(self, name, flags=0):
         params = GLib.Variant('(su)', (name, flags))
@@ -258,6 +431,38 @@ class UserClient(Client):
         return GLib.Variant.parse(None, answer['reply'], None, None).unpack()
 
 
+def pump_main_context():
+    """Dispatches what is pending in the default main context (signal callbacks)."""
+    context = GLib.MainContext.default()
+    while context.pending():
+        context.iteration(False)
+
+
+class PropertiesRecorder:
+    """Records the PropertiesChanged signals vboxmemd sends for the object at
+    PATH (for all objects if None), on CLIENT's connection, in their order."""
+
+    def __init__(self, client, path=None):
+        self.connection = client.connection
+        self.changes = []  # (path, interface, {property: value})
+        self.subscription = self.connection.signal_subscribe(
+            BUS_NAME, PROPERTIES_IFACE, 'PropertiesChanged', path, None,
+            Gio.DBusSignalFlags.NONE, self._changed)
+
+    def _changed(self, connection, sender, path, iface, signal_name, parameters):
+        interface, changed, _invalidated = parameters.unpack()
+        self.changes.append((path, interface, changed))
+
+    def values(self, path, interface, name):
+        """The values property NAME of INTERFACE was announced with, oldest first."""
+        pump_main_context()
+        return [changed[name] for p, i, changed in self.changes
+                if p == path and i == interface and name in changed]
+
+    def close(self):
+        self.connection.signal_unsubscribe(self.subscription)
+
+
 def run(argv):
     """Runs ARGV; returns the CompletedProcess with its text output."""
     return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
@@ -313,11 +518,12 @@ class DaemonTestCase(unittest.TestCase):
         return caught.exception
 
     @contextlib.contextmanager
-    def assertStateUnchanged(self):
-        """Asserts the state directory is the same, byte for byte, after the block."""
-        before = snapshot(self.state_dir)
+    def assertStateUnchanged(self, ignore=None):
+        """Asserts the state directory is the same, byte for byte, after the block
+        (but for the entries IGNORE(name) is true of)."""
+        before = snapshot(self.state_dir, ignore)
         yield
-        self.assertEqual(snapshot(self.state_dir), before, 'the state directory changed')
+        self.assertEqual(snapshot(self.state_dir, ignore), before, 'the state directory changed')
 
     def state_files(self):
         return sorted(os.listdir(self.state_dir))
@@ -342,12 +548,20 @@ class DaemonTestCase(unittest.TestCase):
         return self.client.call_raw('org.freedesktop.DBus', '/org/freedesktop/DBus',
                                     'org.freedesktop.DBus', 'NameHasOwner', params)[0]
 
-    def wait_for(self, condition, what):
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not condition():
+    def wait_for(self, condition, what, timeout=WAIT_SECONDS, interval=0.05):
+        """Polls CONDITION until it returns a true value, which it returns; fails
+        after TIMEOUT seconds. WHAT may be a function giving the message."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pump_main_context()
+            result = condition()
+            if result:
+                return result
             if time.monotonic() > deadline:
-                self.fail(f'timed out after {WAIT_SECONDS} s waiting until {what}')
-            time.sleep(0.05)
+                if callable(what):
+                    what = what()
+                self.fail(f'timed out after {timeout} s waiting until {what}')
+            time.sleep(interval)
 
     def stop_daemon(self):
         """Stops the running vboxmemd with SIGTERM and waits until it is gone."""
@@ -394,6 +608,71 @@ class DaemonTestCase(unittest.TestCase):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def is_console_log(name):
+    """True for the console logs vboxmemd keeps next to the machine files."""
+    return name.endswith('.console.log')
+
+
+class MachineTestCase(DaemonTestCase):
+    """A test that runs machines: skipped without a usable /dev/kvm."""
+
+    def setUp(self):
+        super().setUp()
+        reason = kvm_unusable_reason()
+        if reason:
+            raise unittest.SkipTest(f'cannot run machines here: {reason}')
+        if not self.daemon_pid:
+            self.fail('VBOXMEMD_PID is not set: run the tests under tools/with-system-bus')
+
+    def create_machine(self, name, client=None, **values):
+        """A new machine; powered off again at the end of the test if still running."""
+        client = client or self.client
+        path = client.create_machine(name, **values)
+        self.addCleanup(self._power_off_if_running, path)
+        return path
+
+    def _power_off_if_running(self, path):
+        try:
+            if self.client.state(path) in ('running', 'paused', 'starting'):
+                self.client.power_off(path)
+        except DBusError:
+            pass
+
+    def wait_state(self, path, state, timeout=VM_WAIT_SECONDS):
+        self.wait_for(lambda: self.client.state(path) == state,
+                      lambda: f'{path} is {state}, not {self.client.state(path)}', timeout)
+
+    def wait_actual(self, path, size, timeout=VM_WAIT_SECONDS):
+        """Waits until the balloon's Actual is SIZE (bytes)."""
+        self.wait_for(lambda: self.client.balloon(path)[1] == size,
+                      lambda: (f'the balloon of {path} holds {size // MiB} MiB; '
+                               f'(Target, Actual) in MiB: '
+                               f'{[v // MiB for v in self.client.balloon(path)]}'),
+                      timeout, interval=0.1)
+
+    def wait_console(self, path, marker, client=None, timeout=VM_WAIT_SECONDS):
+        """Waits until a line of the console log starts with MARKER; returns the log."""
+        client = client or self.client
+
+        def found():
+            log = client.read_console_log(path)
+            self.assertNotIn('FAILED', log)
+            lines = log.splitlines()
+            return log if any(line.startswith(marker) for line in lines) else None
+        return self.wait_for(found, lambda: (f'the console of {path} shows {marker!r}:\n'
+                                             + client.read_console_log(path)),
+                             timeout, interval=0.1)
+
+    def workers(self):
+        return worker_pids(self.daemon_pid)
+
+    def worker_pid(self, name):
+        """The pid of the running worker of machine NAME."""
+        pids = [pid for pid, machine in self.workers().items() if machine == name]
+        self.assertEqual(len(pids), 1, f'workers of {name}: {pids}')
+        return pids[0]
 
 
 def main():

@@ -334,16 +334,20 @@ vmm_control_take_fd(VmmControl *self, int fd, GError **error)
 	if (socket == NULL)
 		return FALSE;
 	stream = g_socket_connection_factory_create_connection(socket);
-	self->connection = g_dbus_connection_new_sync(G_IO_STREAM(stream),
-						      self->guid,
-						      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER,
-						      NULL,
-						      NULL,
-						      error);
+	/* Nothing may be dispatched before the worker object is exported. */
+	self->connection =
+		g_dbus_connection_new_sync(G_IO_STREAM(stream),
+					   self->guid,
+					   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
+						   G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
+					   NULL,
+					   NULL,
+					   error);
 	if (self->connection == NULL)
 		return FALSE;
 	g_signal_connect(self->connection, "closed", G_CALLBACK(connection_closed_cb), self);
 	export_on(self, self->connection);
+	g_dbus_connection_start_message_processing(self->connection);
 	return TRUE;
 }
 

@@ -48,6 +48,8 @@ create_balloon(VmmVm *vm, GError **error)
 		vm->pci, vm->memory, &vm->irq, vmm_balloon_get_ops(), vm->balloon, error);
 	if (vm->balloon_transport == NULL)
 		return FALSE;
+	if (vm->notifier != NULL)
+		vmm_virtio_pci_set_ioevents(vm->balloon_transport, &vm->ioevents);
 	vmm_balloon_set_target(vm->balloon, vm->config.balloon_target);
 	return TRUE;
 }
@@ -66,7 +68,7 @@ vmm_devices_create(VmmVm *vm, GError **error)
 	return create_balloon(vm, error);
 }
 
-/* Called once the vCPUs are gone: nothing touches the devices any more. */
+/* Called once the vCPUs and the notifier thread are gone: nothing touches the devices any more. */
 void
 vmm_devices_destroy(VmmVm *vm)
 {

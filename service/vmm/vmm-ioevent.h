@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 typedef struct _VmmIoEvent VmmIoEvent;
 
 typedef struct {
-	gboolean pio;        /* port I/O, else MMIO */
+	gboolean pio; /* port I/O, else MMIO */
 	guint64 address;
 	guint32 size;        /* the width of the driver's write */
 	gboolean match_data; /* only writes of @data, else writes of any value */

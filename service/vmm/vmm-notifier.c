@@ -23,11 +23,14 @@ struct _VmmNotifierWatch {
  * The thread polls a snapshot of the watches without the lock, so that their
  * functions may take device locks under which others add and remove watches.
  * A removed watch therefore waits in @removed until the thread no longer polls
- * it; only then is its fd closed (and its number free for reuse).
+ * it; only then is its fd closed (and its number free for reuse). Other
+ * threads that dispatch (vmm_notifier_dispatch_pending()) hold @release_lock
+ * for reading meanwhile.
  */
 struct _VmmNotifier {
 	GMutex lock;
 	GCond cond;
+	GRWLock release_lock;
 	int wake_fd;
 	GThread *thread;
 	gboolean stopping;
@@ -64,17 +67,31 @@ watch_free(VmmNotifierWatch *watch)
 
 /* On the thread: the last signal of a removed watch still counts. */
 static void
-release(GPtrArray *removed)
+release(VmmNotifier *self, GPtrArray *removed)
 {
 	if (removed == NULL)
 		return;
+	g_rw_lock_writer_lock(&self->release_lock);
 	for (guint i = 0; i < removed->len; i++) {
 		VmmNotifierWatch *watch = removed->pdata[i];
 		if (drain(watch->fd))
 			watch->func(watch->user_data);
 		watch_free(watch);
 	}
+	g_rw_lock_writer_unlock(&self->release_lock);
 	g_ptr_array_unref(removed);
+}
+
+/* With the lock held. */
+static void
+append_watches(VmmNotifier *self, GArray *fds, GPtrArray *polled)
+{
+	for (guint i = 0; i < self->watches->len; i++) {
+		VmmNotifierWatch *watch = self->watches->pdata[i];
+		struct pollfd pollfd = {watch->fd, POLLIN, 0};
+		g_array_append_val(fds, pollfd);
+		g_ptr_array_add(polled, watch);
+	}
 }
 
 /* What to poll next, or FALSE to stop. Sets @flush to a flush request to answer, or 0. */
@@ -91,12 +108,7 @@ snapshot(VmmNotifier *self, GArray *fds, GPtrArray *polled, GPtrArray **removed,
 	g_array_set_size(fds, 0);
 	g_ptr_array_set_size(polled, 0);
 	g_array_append_val(fds, wake_pollfd);
-	for (guint i = 0; i < self->watches->len; i++) {
-		VmmNotifierWatch *watch = self->watches->pdata[i];
-		struct pollfd pollfd = {watch->fd, POLLIN, 0};
-		g_array_append_val(fds, pollfd);
-		g_ptr_array_add(polled, watch);
-	}
+	append_watches(self, fds, polled);
 	*removed = NULL;
 	if (self->removed->len > 0) {
 		*removed = g_steal_pointer(&self->removed);
@@ -107,6 +119,24 @@ snapshot(VmmNotifier *self, GArray *fds, GPtrArray *polled, GPtrArray **removed,
 	return TRUE;
 }
 
+/* Calls the functions of the watches polled from @fds[@first] on; TRUE if any ran. */
+static gboolean
+dispatch(GArray *fds, guint first, GPtrArray *polled)
+{
+	struct pollfd *pollfds = (struct pollfd *)fds->data;
+	gboolean called = FALSE;
+
+	for (guint i = first; i < fds->len; i++) {
+		VmmNotifierWatch *watch = polled->pdata[i - first];
+		if ((pollfds[i].revents & POLLIN) && drain(watch->fd)) {
+			watch->func(watch->user_data);
+			called = TRUE;
+		}
+	}
+	return called;
+}
+
+/* @fds[0] is the wake-up eventfd. */
 static void
 wait_and_dispatch(GArray *fds, GPtrArray *polled, gboolean block)
 {
@@ -116,11 +146,7 @@ wait_and_dispatch(GArray *fds, GPtrArray *polled, gboolean block)
 		return;
 	if (pollfds[0].revents & POLLIN)
 		drain(pollfds[0].fd);
-	for (guint i = 1; i < fds->len; i++) {
-		VmmNotifierWatch *watch = polled->pdata[i - 1];
-		if ((pollfds[i].revents & POLLIN) && drain(watch->fd))
-			watch->func(watch->user_data);
-	}
+	dispatch(fds, 1, polled);
 }
 
 static void
@@ -144,7 +170,7 @@ notifier_thread(gpointer data)
 	guint64 flush;
 
 	while (snapshot(self, fds, polled, &removed, &flush)) {
-		release(removed);
+		release(self, removed);
 		/* A flush polls once without blocking: every fd signalled before it is ready. */
 		wait_and_dispatch(fds, polled, flush == 0);
 		answer_flush(self, flush);
@@ -169,6 +195,7 @@ vmm_notifier_new(GError **error)
 	self = g_new0(VmmNotifier, 1);
 	g_mutex_init(&self->lock);
 	g_cond_init(&self->cond);
+	g_rw_lock_init(&self->release_lock);
 	self->wake_fd = wake_fd;
 	self->watches = g_ptr_array_new();
 	self->removed = g_ptr_array_new();
@@ -187,6 +214,7 @@ vmm_notifier_free(VmmNotifier *self)
 	close(self->wake_fd);
 	g_mutex_clear(&self->lock);
 	g_cond_clear(&self->cond);
+	g_rw_lock_clear(&self->release_lock);
 	g_free(self);
 }
 
@@ -212,6 +240,7 @@ vmm_notifier_stop(VmmNotifier *self)
 		return;
 	wake(self);
 	g_thread_join(thread);
+	g_rw_lock_writer_lock(&self->release_lock);
 	g_mutex_lock(&self->lock);
 	self->thread = NULL;
 	self->stopping = FALSE;
@@ -220,6 +249,7 @@ vmm_notifier_stop(VmmNotifier *self)
 	self->flush_done = self->flush_requested;
 	g_cond_broadcast(&self->cond);
 	g_mutex_unlock(&self->lock);
+	g_rw_lock_writer_unlock(&self->release_lock);
 }
 
 VmmNotifierWatch *
@@ -271,4 +301,22 @@ vmm_notifier_flush(VmmNotifier *self)
 	while (self->flush_done < target)
 		g_cond_wait(&self->cond, &self->lock);
 	g_mutex_unlock(&self->lock);
+}
+
+gboolean
+vmm_notifier_dispatch_pending(VmmNotifier *self)
+{
+	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
+	g_autoptr(GPtrArray) polled = g_ptr_array_new();
+	gboolean called = FALSE;
+
+	g_rw_lock_reader_lock(&self->release_lock);
+	g_mutex_lock(&self->lock);
+	if (self->thread != NULL && !self->stopping)
+		append_watches(self, fds, polled);
+	g_mutex_unlock(&self->lock);
+	if (fds->len > 0 && poll((struct pollfd *)fds->data, fds->len, 0) > 0)
+		called = dispatch(fds, 0, polled);
+	g_rw_lock_reader_unlock(&self->release_lock);
+	return called;
 }

@@ -40,5 +40,10 @@ vmm_notifier_add(VmmNotifier *self, int fd, VmmNotifierFunc func, gpointer user_
 void vmm_notifier_remove(VmmNotifier *self, VmmNotifierWatch *watch);
 /* Returns once the function of every signal that came before has returned. */
 void vmm_notifier_flush(VmmNotifier *self);
+/*
+ * Calls the function of every watch signalled now on the calling thread
+ * instead (while the thread runs); TRUE if it called any. Not from a function.
+ */
+gboolean vmm_notifier_dispatch_pending(VmmNotifier *self);
 
 G_END_DECLS

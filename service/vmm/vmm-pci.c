@@ -115,12 +115,35 @@ bar_should_decode(VmmPciDevice *self, guint index, guint64 address)
 }
 
 static void
+report_bar(VmmPciDevice *self, guint index)
+{
+	const PciBar *bar = &self->bars[index];
+
+	if (bar->present && self->config_ops != NULL && self->config_ops->bar_mapped != NULL)
+		self->config_ops->bar_mapped(
+			self->config_opaque, index, bar->mapped ? bar->mapped_address : 0);
+}
+
+static void
+map_bar(VmmPciDevice *self, guint index, guint64 address)
+{
+	PciBar *bar = &self->bars[index];
+	g_autoptr(GError) error = NULL;
+
+	if (!vmm_bus_add(bar_bus(self, bar), address, bar->size, bar->ops, bar->opaque, &error)) {
+		g_debug("pci 00:%02x.0 BAR%u left unmapped: %s", self->slot, index, error->message);
+		return;
+	}
+	bar->mapped = TRUE;
+	bar->mapped_address = address;
+}
+
+static void
 update_bar(VmmPciDevice *self, guint index)
 {
 	PciBar *bar = &self->bars[index];
 	guint64 address = bar_address(self, index);
 	gboolean decode = bar_should_decode(self, index, address);
-	g_autoptr(GError) error = NULL;
 
 	if (!bar->present || (bar->mapped == decode && bar->mapped_address == address))
 		return;
@@ -128,14 +151,9 @@ update_bar(VmmPciDevice *self, guint index)
 		vmm_bus_remove(bar_bus(self, bar), bar->mapped_address, bar->opaque);
 		bar->mapped = FALSE;
 	}
-	if (!decode)
-		return;
-	if (!vmm_bus_add(bar_bus(self, bar), address, bar->size, bar->ops, bar->opaque, &error)) {
-		g_debug("pci 00:%02x.0 BAR%u left unmapped: %s", self->slot, index, error->message);
-		return;
-	}
-	bar->mapped = TRUE;
-	bar->mapped_address = address;
+	if (decode)
+		map_bar(self, index, address);
+	report_bar(self, index);
 }
 
 static void
@@ -444,6 +462,8 @@ vmm_pci_device_set_config_ops(VmmPciDevice *self, const VmmPciConfigOps *ops, gp
 	g_mutex_lock(&self->pci->lock);
 	self->config_ops = ops;
 	self->config_opaque = opaque;
+	for (guint i = 0; i < VMM_PCI_BARS; i++)
+		report_bar(self, i);
 	g_mutex_unlock(&self->pci->lock);
 }
 

@@ -60,13 +60,17 @@ typedef struct {
 } VmmPciDeviceInfo;
 
 /*
- * Told after a guest write to the device's configuration space has been
- * applied (through the write masks). @config is the whole 256-byte space,
- * readable for the duration of the call. Called from vCPU threads with the
- * bridge's lock held: it must not call vmm_pci_*().
+ * config_written: told after a guest write to the device's configuration
+ * space has been applied (through the write masks). @config is the whole
+ * 256-byte space, readable for the duration of the call. bar_mapped (may be
+ * NULL): BAR @index decodes at @address from now on, or no longer decodes
+ * (@address 0); told of every BAR when the ops are set, then on each change.
+ * Both are called with the bridge's lock held (from vCPU threads, or from
+ * vmm_pci_device_set_config_ops()): they must not call vmm_pci_*().
  */
 typedef struct {
 	void (*config_written)(gpointer opaque, const guint8 *config, guint32 offset, guint32 size);
+	void (*bar_mapped)(gpointer opaque, guint index, guint64 address);
 } VmmPciConfigOps;
 
 /* PCI bus 0 behind a host bridge (8086:1237 at 00:00.0), reached through config mechanism #1. */

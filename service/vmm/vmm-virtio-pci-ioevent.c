@@ -27,8 +27,8 @@ notify_address(VmmVirtio *self, guint index, VmmIoEventAddress *where)
 {
 	/* Only a modern driver sets FEATURES_OK; activation checked it matches VERSION_1. */
 	gboolean modern = (self->status & VMM_VIRTIO_STATUS_FEATURES_OK) != 0;
-	guint64 base = self->bar_addresses[modern ? VMM_VIRTIO_PCI_MODERN_BAR
-						  : VMM_VIRTIO_PCI_LEGACY_BAR];
+	guint64 base =
+		self->bar_addresses[modern ? VMM_VIRTIO_PCI_MODERN_BAR : VMM_VIRTIO_PCI_LEGACY_BAR];
 
 	if (!self->active || base == 0 || !vmm_virtqueue_is_enabled(self->queues[index]))
 		return FALSE;
@@ -72,8 +72,8 @@ update_queue(VmmVirtio *self, VmmVirtioQueueEvent *queue_event)
 	queue_event->wanted = wanted;
 	queue_event->where = where;
 	if (wanted)
-		queue_event->event =
-			self->ioevents.add(self->ioevents.opaque, &where, queue_notified, queue_event);
+		queue_event->event = self->ioevents.add(
+			self->ioevents.opaque, &where, queue_notified, queue_event);
 }
 
 void
@@ -102,7 +102,7 @@ vmm_virtio_pci_set_ioevents(VmmVirtio *self, const VmmIoEvents *ioevents)
 {
 	g_mutex_lock(&self->lock);
 	vmm_virtio_pci_remove_ioevents(self);
-	self->ioevents = *ioevents;
+	self->ioevents = ioevents != NULL ? *ioevents : (VmmIoEvents){0};
 	vmm_virtio_pci_update_ioevents(self);
 	g_mutex_unlock(&self->lock);
 }

@@ -285,11 +285,13 @@ modern_write_locked(VmmVirtio *self, guint64 offset, const guint8 *data, guint32
 			     offset,
 			     data,
 			     size);
+		vmm_virtio_pci_update_ioevents(self);
 	} else if (offset >= VMM_VIRTIO_PCI_DEVICE_OFFSET &&
 		   offset < VMM_VIRTIO_PCI_NOTIFY_OFFSET) {
 		vmm_virtio_pci_config_access(
 			self, offset - VMM_VIRTIO_PCI_DEVICE_OFFSET, (guint8 *)data, size, TRUE);
 	} else if (offset >= VMM_VIRTIO_PCI_NOTIFY_OFFSET) {
+		self->exit_notifies++;
 		vmm_virtio_pci_queue_notify(self,
 					    (offset - VMM_VIRTIO_PCI_NOTIFY_OFFSET) /
 						    VMM_VIRTIO_PCI_NOTIFY_MULTIPLIER);
@@ -351,6 +353,7 @@ set_queue_pfn(VmmVirtio *self, guint32 pfn)
 static void
 legacy_notify(VmmVirtio *self, guint32 value)
 {
+	self->exit_notifies++;
 	vmm_virtio_pci_queue_notify(self, value);
 }
 
@@ -358,7 +361,7 @@ static const RegField legacy_fields[] = {
 	{0x04, 4, set_guest_features},
 	{0x08, 4, set_queue_pfn},
 	{0x0E, 2, set_queue_select},
-	{0x10, 2, legacy_notify},
+	{LEGACY_QUEUE_NOTIFY, 2, legacy_notify},
 	{0x12, 1, set_status},
 	{0x14, 2, set_config_vector},
 	{0x16, 2, set_queue_vector},
@@ -433,6 +436,7 @@ legacy_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
 			     offset,
 			     data,
 			     size);
+		vmm_virtio_pci_update_ioevents(self);
 	} else if (offset >= header) {
 		vmm_virtio_pci_config_access(self, offset - header, (guint8 *)data, size, TRUE);
 	}

@@ -305,7 +305,18 @@ pci_config_written(gpointer opaque, const guint8 *config, guint32 offset, guint3
 	g_mutex_unlock(&self->lock);
 }
 
-static const VmmPciConfigOps pci_config_ops = {pci_config_written};
+static void
+pci_bar_mapped(gpointer opaque, guint index, guint64 address)
+{
+	VmmVirtio *self = opaque;
+
+	g_mutex_lock(&self->lock);
+	self->bar_addresses[index] = address;
+	vmm_virtio_pci_update_ioevents(self);
+	g_mutex_unlock(&self->lock);
+}
+
+static const VmmPciConfigOps pci_config_ops = {pci_config_written, pci_bar_mapped};
 
 static gboolean
 add_msix_capability(VmmVirtio *self)
@@ -451,8 +462,11 @@ vmm_virtio_pci_new(VmmPci *pci,
 								    << VMM_VIRTIO_F_VERSION_1;
 	self->queues = g_new0(VmmVirtqueue *, ops->num_queues);
 	self->queue_vectors = g_new0(guint16, ops->num_queues);
-	for (guint i = 0; i < ops->num_queues; i++)
+	self->queue_events = g_new0(VmmVirtioQueueEvent, ops->num_queues);
+	for (guint i = 0; i < ops->num_queues; i++) {
 		self->queues[i] = vmm_virtqueue_new(memory, ops->queue_size);
+		self->queue_events[i] = (VmmVirtioQueueEvent){.transport = self, .index = i};
+	}
 	self->config_vector = VMM_VIRTIO_PCI_NO_VECTOR;
 	fill_pci_info(ops, &info, &transitional);
 	self->pci_device = vmm_pci_add_device(pci, &info, error);
@@ -473,12 +487,14 @@ vmm_virtio_pci_free(VmmVirtio *self)
 {
 	if (self == NULL)
 		return;
+	vmm_virtio_pci_remove_ioevents(self);
 	if (self->pci_device != NULL)
 		vmm_pci_remove_device(self->pci, self->pci_device);
 	for (guint i = 0; i < self->ops->num_queues; i++)
 		vmm_virtqueue_free(self->queues[i]);
 	g_free(self->queues);
 	g_free(self->queue_vectors);
+	g_free(self->queue_events);
 	g_mutex_clear(&self->lock);
 	g_free(self);
 }

@@ -59,6 +59,7 @@ VmmPciDevice *vmm_virtio_pci_get_pci_device(VmmVirtio *self);
  */
 void vmm_virtio_pci_set_ioevents(VmmVirtio *self, const VmmIoEvents *ioevents);
 /* Queue notifications so far: handled on vCPU exits, and through ioevents. */
-void vmm_virtio_pci_get_notify_counts(VmmVirtio *self, guint64 *on_exits, guint64 *through_ioevents);
+void
+vmm_virtio_pci_get_notify_counts(VmmVirtio *self, guint64 *on_exits, guint64 *through_ioevents);
 
 G_END_DECLS

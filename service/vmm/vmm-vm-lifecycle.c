@@ -26,6 +26,7 @@ vmm_vm_start(VmmVm *self, VmmStoppedFunc stopped, gpointer user_data, GError **e
 	self->state = VMM_VM_RUNNING;
 	self->vcpus_running = self->n_vcpus;
 	g_mutex_unlock(&self->lock);
+	vmm_vm_ioeventfd_start(self);
 	for (guint i = 0; i < self->n_vcpus; i++)
 		vmm_vcpu_start(self->vcpus[i]);
 	return TRUE;
@@ -38,7 +39,10 @@ kick_all(VmmVm *self)
 		vmm_vcpu_kick(self->vcpus[i]);
 }
 
-/* Returns once no vCPU runs guest code; device state is then stable. */
+/*
+ * Returns once no vCPU runs guest code and the notifications the guest sent
+ * before have been handled: device state is then stable.
+ */
 void
 vmm_vm_pause(VmmVm *self)
 {
@@ -57,6 +61,7 @@ vmm_vm_pause(VmmVm *self)
 	if (self->state == VMM_VM_RUNNING)
 		self->state = VMM_VM_PAUSED;
 	g_mutex_unlock(&self->lock);
+	vmm_vm_ioeventfd_flush(self);
 }
 
 void
@@ -99,6 +104,9 @@ report_stopped(gpointer data)
 	g_mutex_lock(&self->lock);
 	g_clear_pointer(&self->stopped_source, g_source_unref);
 	g_mutex_unlock(&self->lock);
+	/* Devices stop with the vCPUs: whoever is told may free what their listeners use. */
+	vmm_vm_ioeventfd_stop(self);
+	vmm_vm_log_notify_counts(self);
 	if (self->stopped != NULL)
 		self->stopped(self, &self->stop_info, self->stopped_data);
 	return G_SOURCE_REMOVE;
@@ -183,6 +191,12 @@ vmm_vm_idle(VmmVm *self, guint32 timeout_us)
 
 	if (vcpu == NULL)
 		return;
+	/*
+	 * A guest that notified a queue and now waits for the answer gets it
+	 * sooner when this vCPU handles the notification than after two thread
+	 * switches through the notifier thread.
+	 */
+	vmm_vm_ioeventfd_dispatch_pending(self);
 	g_mutex_lock(&self->lock);
 	while (vcpu->seen_event == self->event && !g_atomic_int_get(&self->pause_requested) &&
 	       !g_atomic_int_get(&self->stop_requested)) {

@@ -8,7 +8,9 @@
 #include <linux/kvm.h>
 
 #include "vmm-boot.h"
+#include "vmm-ioevent.h"
 #include "vmm-irq.h"
+#include "vmm-notifier.h"
 #include "vmm-pci.h"
 #include "vmm-serial.h"
 #include "vmm-virtio.h"
@@ -44,6 +46,11 @@ struct _VmmVm {
 	VmmBus *pio;
 	VmmBus *mmio;
 	VmmIrq irq;
+	/* NULL notifier: KVM has no ioeventfd, and queue notifications exit to the VMM. */
+	VmmNotifier *notifier;
+	VmmIoEvents ioevents;
+	gboolean ioeventfd_any_length;
+	gint ioeventfd_failure_logged;
 	VmmBootInfo boot;
 	guint32 tsc_khz;
 	VmmSerial *serial;
@@ -68,6 +75,16 @@ struct _VmmVm {
 	VmmStoppedFunc stopped;
 	gpointer stopped_data;
 };
+
+/* Queue notifications through KVM's ioeventfd (vmm-vm-ioeventfd.c). */
+void vmm_vm_ioeventfd_init(VmmVm *self);
+void vmm_vm_ioeventfd_start(VmmVm *self);
+/* Once it returns, no device runs on the notifier thread any more. */
+void vmm_vm_ioeventfd_stop(VmmVm *self);
+void vmm_vm_ioeventfd_flush(VmmVm *self);
+void vmm_vm_ioeventfd_dispatch_pending(VmmVm *self);
+void vmm_vm_ioeventfd_free(VmmVm *self);
+void vmm_vm_log_notify_counts(VmmVm *self);
 
 /* Called by vCPU threads. */
 void vmm_vm_vcpu_park_if_paused(VmmVm *self);

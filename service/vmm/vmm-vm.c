@@ -209,6 +209,7 @@ vmm_vm_new(const VmmConfig *config, GError **error)
 	copy_config(&self->config, config);
 	if (!open_kvm(self, error) || !setup_memory(self, error) || !setup_irqchip(self, error))
 		return NULL;
+	vmm_vm_ioeventfd_init(self);
 	if (!vmm_boot_load_files(self->memory,
 				 self->config.kernel,
 				 self->config.initrd,
@@ -231,7 +232,9 @@ vmm_vm_free(VmmVm *self)
 	for (guint i = 0; i < self->n_vcpus; i++)
 		vmm_vcpu_free(self->vcpus[i]);
 	vmm_vm_cancel_report(self);
+	vmm_vm_ioeventfd_stop(self);
 	vmm_devices_destroy(self);
+	vmm_vm_ioeventfd_free(self);
 	vmm_bus_free(self->pio);
 	vmm_bus_free(self->mmio);
 	vmm_memory_free(self->memory);

@@ -1,0 +1,175 @@
+/*
+ * Copyright (C) 2026 The vboxmem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vmm-virtio-pci.h"
+#include "vmm-vm-private.h"
+
+/*
+ * The VM's VmmIoEvents: a guest write to a registered address signals an
+ * eventfd in KVM, without a vCPU exit, and the notifier thread calls the
+ * device. Where KVM cannot, devices keep handling writes on vCPU exits.
+ */
+
+struct _VmmIoEvent {
+	struct kvm_ioeventfd kvm;
+	VmmNotifierWatch *watch;
+};
+
+static void
+log_failure_once(VmmVm *self, const VmmIoEventAddress *where, int error_number)
+{
+	if (!g_atomic_int_compare_and_exchange(&self->ioeventfd_failure_logged, FALSE, TRUE))
+		return;
+	g_message("virtio notifications: ioeventfd at %s 0x%" G_GINT64_MODIFIER
+		  "x refused (%s); such notifications exit to the VMM",
+		  where->pio ? "port" : "address",
+		  where->address,
+		  g_strerror(error_number));
+}
+
+/* A write of any width to the address, where KVM can match that: the driver may use 2 or 4. */
+static guint32
+kvm_length(VmmVm *self, const VmmIoEventAddress *where)
+{
+	if (!where->pio && !where->match_data && self->ioeventfd_any_length)
+		return 0;
+	return where->size;
+}
+
+static VmmIoEvent *
+ioevent_add(gpointer opaque,
+	    const VmmIoEventAddress *where,
+	    VmmIoEventFunc func,
+	    gpointer user_data)
+{
+	VmmVm *self = opaque;
+	g_autofree VmmIoEvent *event = g_new0(VmmIoEvent, 1);
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	if (fd < 0) {
+		log_failure_once(self, where, errno);
+		return NULL;
+	}
+	event->kvm = (struct kvm_ioeventfd){
+		.datamatch = where->match_data ? where->data : 0,
+		.addr = where->address,
+		.len = kvm_length(self, where),
+		.fd = fd,
+		.flags = (where->pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+			 (where->match_data ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
+	};
+	if (ioctl(self->vm_fd, KVM_IOEVENTFD, &event->kvm) < 0) {
+		log_failure_once(self, where, errno);
+		close(fd);
+		return NULL;
+	}
+	event->watch = vmm_notifier_add(self->notifier, fd, func, user_data);
+	return g_steal_pointer(&event);
+}
+
+static void
+ioevent_remove(gpointer opaque, VmmIoEvent *event)
+{
+	VmmVm *self = opaque;
+	struct kvm_ioeventfd deassign = event->kvm;
+
+	deassign.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+	if (ioctl(self->vm_fd, KVM_IOEVENTFD, &deassign) < 0)
+		g_warning("virtio notifications: KVM keeps the ioeventfd at 0x%llx: %s",
+			  (unsigned long long)event->kvm.addr,
+			  g_strerror(errno));
+	vmm_notifier_remove(self->notifier, event->watch);
+	g_free(event);
+}
+
+static const gchar *
+unavailable_reason(VmmVm *self)
+{
+	/* Test hook: the fallback on a host whose KVM has ioeventfd. */
+	if (g_strcmp0(g_getenv("VBOXMEM_VM_TEST_NO_IOEVENTFD"), "1") == 0)
+		return "turned off by VBOXMEM_VM_TEST_NO_IOEVENTFD";
+	if (ioctl(self->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) <= 0)
+		return "KVM lacks KVM_CAP_IOEVENTFD";
+	return NULL;
+}
+
+void
+vmm_vm_ioeventfd_init(VmmVm *self)
+{
+	g_autoptr(GError) error = NULL;
+	const gchar *reason = unavailable_reason(self);
+
+	if (reason == NULL) {
+		self->notifier = vmm_notifier_new(&error);
+		reason = error != NULL ? error->message : NULL;
+	}
+	if (reason != NULL) {
+		g_message("virtio notifications: on vCPU exits (%s)", reason);
+		return;
+	}
+	self->ioeventfd_any_length =
+		ioctl(self->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
+	self->ioevents = (VmmIoEvents){ioevent_add, ioevent_remove, self};
+}
+
+void
+vmm_vm_ioeventfd_start(VmmVm *self)
+{
+	if (self->notifier == NULL)
+		return;
+	vmm_notifier_start(self->notifier);
+	g_debug("virtio notifications: ioeventfd%s",
+		self->ioeventfd_any_length ? " (any write width)" : "");
+}
+
+void
+vmm_vm_ioeventfd_stop(VmmVm *self)
+{
+	if (self->notifier != NULL)
+		vmm_notifier_stop(self->notifier);
+}
+
+void
+vmm_vm_ioeventfd_flush(VmmVm *self)
+{
+	if (self->notifier != NULL)
+		vmm_notifier_flush(self->notifier);
+}
+
+void
+vmm_vm_ioeventfd_dispatch_pending(VmmVm *self)
+{
+	if (self->notifier != NULL)
+		vmm_notifier_dispatch_pending(self->notifier);
+}
+
+/* After the devices: they remove their ioeventfds as they go. */
+void
+vmm_vm_ioeventfd_free(VmmVm *self)
+{
+	g_clear_pointer(&self->notifier, vmm_notifier_free);
+}
+
+void
+vmm_vm_log_notify_counts(VmmVm *self)
+{
+	guint64 on_exits = 0, through_ioeventfd = 0;
+
+	if (self->balloon_transport != NULL)
+		vmm_virtio_pci_get_notify_counts(
+			self->balloon_transport, &on_exits, &through_ioeventfd);
+	g_debug("virtio notifications: %" G_GUINT64_FORMAT " through ioeventfd, %" G_GUINT64_FORMAT
+		" on vCPU exits",
+		through_ioeventfd,
+		on_exits);
+}
