@@ -201,6 +201,42 @@ class TestPoolTrustsOnlyTheHost(MachineTestCase):
         self.assertLess(abs(process_rss(pid) - rss), 16 * MiB)
 
 
+class TestPoolOverdrawn(MachineTestCase):
+    """Run with tools/with-system-bus --pool-mib 1024."""
+
+    def test_deflate_on_oom_overdraw_is_reported(self):
+        # A gives back 384 MiB, B takes that room, then A's guest needs its memory
+        # back and deflates on its own: the pool is overdrawn, and says so.
+        a = self.create_machine('a', MemorySize=768 * MiB, DeflateOnOom=True,
+                                CommandLine=guest_script('alloc:512M:seed=1', 'free:512M',
+                                                         'wait-balloon:384M:timeout=60s',
+                                                         'hold:5s', 'alloc:600M:seed=2'))
+        b = self.create_machine('b', MemorySize=512 * MiB)
+        self.client.start(a)
+        self.client.set_balloon_target(a, 384 * MiB)
+        self.wait_actual(a, 384 * MiB)
+        self.client.start(b)
+        self.assertEqual(self.client.pool()['MemoryOverdrawn'], 0)
+
+        log_start = self.daemon_log_size()
+        self.wait_console(a, 'vboxmem-guest: alloc 600 MiB done')
+        self.wait_for(lambda: self.client.pool()['MemoryOverdrawn'] > 0,
+                      'the pool to report the overdraw')
+        pool = self.client.pool()
+        self.assertEqual(pool['MemoryOverdrawn'], pool['MemoryCommitted'] - 1024 * MiB)
+        self.assertEqual(pool['MemoryAvailable'], 0)
+        target, actual = self.client.balloon(a)
+        self.assertEqual(target, 384 * MiB)
+        self.assertLess(actual, 384 * MiB)
+        self.assertEqual(pool['MemoryCommitted'], (768 * MiB - actual) + 512 * MiB)
+        self.assertIn('overdrawn', self.daemon_log(log_start))
+
+        self.client.power_off(b)
+        self.wait_for(lambda: self.client.pool()['MemoryOverdrawn'] == 0,
+                      'the overdraw to end once B stopped')
+        self.client.power_off(a)
+
+
 class TestWorkerKilled(MachineTestCase):
     def test_kill_9_aborts_only_that_machine(self):
         victim = self.create_machine('victim', MemorySize=256 * MiB)
