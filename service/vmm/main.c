@@ -204,7 +204,7 @@ vm_stopped_cb(VmmVm *vm, const VmmStopInfo *info, gpointer user_data)
 	g_message("VM stopped: %s", info->reason != NULL ? info->reason : "unknown reason");
 	if (info->guest_exited)
 		worker->exit_status = info->exit_status == 0 ? EXIT_SUCCESS : EXIT_VM_FAILED;
-	else if (g_strcmp0(info->reason, "powered off by the controller") == 0)
+	else if (info->requested)
 		worker->exit_status = EXIT_SUCCESS;
 	else
 		worker->exit_status = EXIT_VM_FAILED;
@@ -217,7 +217,7 @@ vm_stopped_cb(VmmVm *vm, const VmmStopInfo *info, gpointer user_data)
 static gboolean
 quit_signal_cb(gpointer user_data)
 {
-	vmm_vm_stop(user_data, "stopped by a signal");
+	vmm_vm_power_off(user_data, "stopped by a signal");
 	return G_SOURCE_CONTINUE;
 }
 

@@ -42,8 +42,9 @@ typedef struct {
 } VmmBalloonFeatures;
 
 /*
- * Called from vCPU threads, with the transport's lock held: a callback must
- * not call vmm_balloon_*() (hand the value to another thread instead).
+ * Called from vCPU threads or the VM's notifier thread, with the transport's
+ * lock held: a callback must not call vmm_balloon_*() (hand the value to
+ * another thread instead).
  * actual_changed: what the host verified changed; @actual_bytes counts only
  * pages the guest handed over and the host discarded, never the guest's own
  * claim. stats_updated: the guest sent statistics. pages_reported: free page

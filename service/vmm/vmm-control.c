@@ -26,6 +26,8 @@ struct _VmmControl {
 	GPtrArray *server_connections;
 	gchar *guid;
 	guint stats_source;
+	gint publish_pending;
+	guint64 reported_bytes;
 	gboolean stopped;
 };
 
@@ -150,17 +152,12 @@ handle_resume(VmmControl *self, GDBusMethodInvocation *invocation)
 static gboolean
 handle_power_off(VmmControl *self, GDBusMethodInvocation *invocation)
 {
-	vmm_vm_stop(self->vm, "powered off by the controller");
+	vmm_vm_power_off(self->vm, "powered off by the controller");
 	vbm_gdbus_worker_complete_power_off(self->worker, invocation);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-typedef struct {
-	VmmControl *self;
-	gboolean has_stats;
-	VmmBalloonStats stats;
-	guint64 reported;
-} BalloonUpdate;
+#define PUBLISH_DELAY_MS 20
 
 static GVariant *
 stats_to_variant(const VmmBalloonStats *stats)
@@ -176,57 +173,62 @@ stats_to_variant(const VmmBalloonStats *stats)
 }
 
 static gboolean
-apply_balloon_update(gpointer data)
+publish_balloon(gpointer user_data)
 {
-	BalloonUpdate *update = data;
-	VmmControl *self = update->self;
+	VmmControl *self = user_data;
 	VmmBalloon *balloon = vmm_vm_get_balloon(self->vm);
+	VmmBalloonStats stats;
 
+	g_atomic_int_set(&self->publish_pending, FALSE);
+	vmm_balloon_get_stats(balloon, &stats);
 	vbm_gdbus_worker_set_balloon_actual(self->worker, vmm_balloon_get_actual(balloon));
 	vbm_gdbus_worker_set_balloon_guest_actual(self->worker,
 						  vmm_balloon_get_guest_actual(balloon));
-	if (update->has_stats) {
-		vbm_gdbus_worker_set_guest_stats(self->worker, stats_to_variant(&update->stats));
-		vbm_gdbus_worker_set_guest_stats_updated(self->worker, update->stats.updated);
+	vbm_gdbus_worker_set_balloon_reported_bytes(
+		self->worker, __atomic_load_n(&self->reported_bytes, __ATOMIC_RELAXED));
+	if (stats.updated != vbm_gdbus_worker_get_guest_stats_updated(self->worker)) {
+		vbm_gdbus_worker_set_guest_stats(self->worker, stats_to_variant(&stats));
+		vbm_gdbus_worker_set_guest_stats_updated(self->worker, stats.updated);
 	}
-	if (update->reported > 0)
-		vbm_gdbus_worker_set_balloon_reported_bytes(
-			self->worker,
-			vbm_gdbus_worker_get_balloon_reported_bytes(self->worker) +
-				update->reported);
 	return G_SOURCE_REMOVE;
 }
 
+/*
+ * Called on vCPU threads for every batch the guest hands over: publishing
+ * each would send thousands of PropertiesChanged signals per inflation, so
+ * changes are gathered and published at most every PUBLISH_DELAY_MS.
+ */
 static void
-post_update(VmmControl *self, BalloonUpdate *update)
+schedule_publish(VmmControl *self)
 {
-	update->self = self;
-	g_main_context_invoke_full(self->context,
-				   G_PRIORITY_DEFAULT,
-				   apply_balloon_update,
-				   g_memdup2(update, sizeof(*update)),
-				   g_free);
+	g_autoptr(GSource) source = NULL;
+
+	if (g_atomic_int_exchange(&self->publish_pending, TRUE))
+		return;
+	source = g_timeout_source_new(PUBLISH_DELAY_MS);
+	g_source_set_callback(source, publish_balloon, self, NULL);
+	g_source_attach(source, self->context);
 }
 
 static void
 on_actual_changed(gpointer user_data, guint64 actual_bytes)
 {
-	BalloonUpdate update = {0};
-	post_update(user_data, &update);
+	schedule_publish(user_data);
 }
 
 static void
 on_stats_updated(gpointer user_data, const VmmBalloonStats *stats)
 {
-	BalloonUpdate update = {.has_stats = TRUE, .stats = *stats};
-	post_update(user_data, &update);
+	schedule_publish(user_data);
 }
 
 static void
 on_pages_reported(gpointer user_data, guint64 bytes)
 {
-	BalloonUpdate update = {.reported = bytes};
-	post_update(user_data, &update);
+	VmmControl *self = user_data;
+
+	__atomic_fetch_add(&self->reported_bytes, bytes, __ATOMIC_RELAXED);
+	schedule_publish(self);
 }
 
 VmmBalloonListener
@@ -368,6 +370,8 @@ vmm_control_vm_stopped(VmmControl *self, const VmmStopInfo *info)
 {
 	self->stopped = TRUE;
 	g_clear_handle_id(&self->stats_source, g_source_remove);
+	if (vmm_vm_get_balloon(self->vm) != NULL)
+		publish_balloon(self);
 	vbm_gdbus_worker_set_stop_reason(self->worker, info->reason != NULL ? info->reason : "");
 	vbm_gdbus_worker_set_exit_status(self->worker, info->guest_exited ? info->exit_status : -1);
 	publish_state(self);

@@ -9,7 +9,6 @@
 
 G_BEGIN_DECLS
 
-gboolean
-vmm_error_from_errno(GError **error, const gchar *what);
+gboolean vmm_error_from_errno(GError **error, const gchar *what);
 
 G_END_DECLS

@@ -301,6 +301,9 @@ vmm_notifier_flush(VmmNotifier *self)
 	while (self->flush_done < target)
 		g_cond_wait(&self->cond, &self->lock);
 	g_mutex_unlock(&self->lock);
+	/* Callers of vmm_notifier_dispatch_pending() may still be in a function. */
+	g_rw_lock_writer_lock(&self->release_lock);
+	g_rw_lock_writer_unlock(&self->release_lock);
 }
 
 gboolean

@@ -23,8 +23,9 @@ typedef struct _VmmVirtio VmmVirtio;
 
 /*
  * What a device model (balloon, console...) tells its transport. Called with
- * the transport's lock held, from vCPU threads; a device never calls back into
- * the transport from these except through the vmm_virtio_*() functions below.
+ * the transport's lock held, from vCPU threads or the VM's notifier thread
+ * (queue_notify through ioeventfd); a device never calls back into the
+ * transport from these except through the vmm_virtio_*() functions below.
  */
 typedef struct {
 	guint16 device_id;

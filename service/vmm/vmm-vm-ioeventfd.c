@@ -92,14 +92,14 @@ ioevent_remove(gpointer opaque, VmmIoEvent *event)
 	g_free(event);
 }
 
-static const gchar *
+static gchar *
 unavailable_reason(VmmVm *self)
 {
 	/* Test hook: the fallback on a host whose KVM has ioeventfd. */
 	if (g_strcmp0(g_getenv("VBOXMEM_VM_TEST_NO_IOEVENTFD"), "1") == 0)
-		return "turned off by VBOXMEM_VM_TEST_NO_IOEVENTFD";
+		return g_strdup("turned off by VBOXMEM_VM_TEST_NO_IOEVENTFD");
 	if (ioctl(self->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) <= 0)
-		return "KVM lacks KVM_CAP_IOEVENTFD";
+		return g_strdup("KVM lacks KVM_CAP_IOEVENTFD");
 	return NULL;
 }
 
@@ -107,14 +107,13 @@ void
 vmm_vm_ioeventfd_init(VmmVm *self)
 {
 	g_autoptr(GError) error = NULL;
-	const gchar *reason = unavailable_reason(self);
 
-	if (reason == NULL) {
-		self->notifier = vmm_notifier_new(&error);
-		reason = error != NULL ? error->message : NULL;
-	}
-	if (reason != NULL) {
-		g_message("virtio notifications: on vCPU exits (%s)", reason);
+	self->no_ioeventfd_reason = unavailable_reason(self);
+	if (self->no_ioeventfd_reason != NULL)
+		return;
+	self->notifier = vmm_notifier_new(&error);
+	if (self->notifier == NULL) {
+		self->no_ioeventfd_reason = g_strdup(error->message);
 		return;
 	}
 	self->ioeventfd_any_length =
@@ -122,11 +121,14 @@ vmm_vm_ioeventfd_init(VmmVm *self)
 	self->ioevents = (VmmIoEvents){ioevent_add, ioevent_remove, self};
 }
 
+/* Said when the guest starts, not before: a worker that fails earlier says only why. */
 void
 vmm_vm_ioeventfd_start(VmmVm *self)
 {
-	if (self->notifier == NULL)
+	if (self->notifier == NULL) {
+		g_message("virtio notifications: on vCPU exits (%s)", self->no_ioeventfd_reason);
 		return;
+	}
 	vmm_notifier_start(self->notifier);
 	g_debug("virtio notifications: ioeventfd%s",
 		self->ioeventfd_any_length ? " (any write width)" : "");
@@ -158,6 +160,7 @@ void
 vmm_vm_ioeventfd_free(VmmVm *self)
 {
 	g_clear_pointer(&self->notifier, vmm_notifier_free);
+	g_clear_pointer(&self->no_ioeventfd_reason, g_free);
 }
 
 void

@@ -134,10 +134,12 @@ vmm_vm_cancel_report(VmmVm *self)
 
 /* The first reason given is the one reported. */
 static void
-request_stop(VmmVm *self, gboolean guest_exited, gint status, const gchar *reason)
+request_stop(
+	VmmVm *self, gboolean requested, gboolean guest_exited, gint status, const gchar *reason)
 {
 	g_mutex_lock(&self->lock);
 	if (!g_atomic_int_get(&self->stop_requested)) {
+		self->stop_info.requested = requested;
 		self->stop_info.guest_exited = guest_exited;
 		self->stop_info.exit_status = status;
 		self->stop_info.reason = g_strdup(reason);
@@ -151,14 +153,21 @@ request_stop(VmmVm *self, gboolean guest_exited, gint status, const gchar *reaso
 void
 vmm_vm_stop(VmmVm *self, const gchar *reason)
 {
-	request_stop(self, FALSE, -1, reason);
+	request_stop(self, FALSE, FALSE, -1, reason);
+}
+
+/* A stop somebody asked for: the worker then ends successfully. */
+void
+vmm_vm_power_off(VmmVm *self, const gchar *reason)
+{
+	request_stop(self, TRUE, FALSE, -1, reason);
 }
 
 void
 vmm_vm_guest_exit(VmmVm *self, gint status)
 {
 	g_autofree gchar *reason = g_strdup_printf("the guest exited with status %d", status);
-	request_stop(self, TRUE, status, reason);
+	request_stop(self, FALSE, TRUE, status, reason);
 }
 
 void

@@ -46,8 +46,9 @@ struct _VmmVm {
 	VmmBus *pio;
 	VmmBus *mmio;
 	VmmIrq irq;
-	/* NULL notifier: KVM has no ioeventfd, and queue notifications exit to the VMM. */
+	/* NULL notifier: queue notifications exit to the VMM, for this reason. */
 	VmmNotifier *notifier;
+	gchar *no_ioeventfd_reason;
 	VmmIoEvents ioevents;
 	gboolean ioeventfd_any_length;
 	gint ioeventfd_failure_logged;

@@ -36,6 +36,7 @@ typedef enum {
 typedef struct {
 	gboolean guest_exited;
 	gint exit_status;
+	gboolean requested; /* by the controller or a signal, not because something failed */
 	gchar *reason;
 } VmmStopInfo;
 
@@ -52,12 +53,13 @@ gboolean vmm_vm_start(VmmVm *self, VmmStoppedFunc stopped, gpointer user_data, G
 void vmm_vm_pause(VmmVm *self);
 void vmm_vm_resume(VmmVm *self);
 void vmm_vm_stop(VmmVm *self, const gchar *reason);
+void vmm_vm_power_off(VmmVm *self, const gchar *reason);
 VmmVmState vmm_vm_get_state(VmmVm *self);
 VmmBalloon *vmm_vm_get_balloon(VmmVm *self);
 void vmm_vm_set_balloon_listener(VmmVm *self, const VmmBalloonListener *listener);
 VmmMemory *vmm_vm_get_memory(VmmVm *self);
 
-/* For device models that run on vCPU threads. */
+/* For device models, which run on vCPU threads and the notifier thread. */
 void vmm_vm_guest_event(VmmVm *self);
 void vmm_vm_idle(VmmVm *self, guint32 timeout_us);
 void vmm_vm_guest_exit(VmmVm *self, gint status);

@@ -19,7 +19,13 @@ typedef struct {
 	guint reads;
 	guint64 last_offset;
 	guint config_writes;
+	GArray *bars_mapped; /* MappedBar */
 } Fixture;
+
+typedef struct {
+	guint index;
+	guint64 address;
+} MappedBar;
 
 static void
 device_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
@@ -46,7 +52,16 @@ config_written(gpointer opaque, const guint8 *config, guint32 offset, guint32 si
 	fx->config_writes++;
 }
 
-static const VmmPciConfigOps config_ops = {config_written};
+static void
+bar_mapped(gpointer opaque, guint index, guint64 address)
+{
+	Fixture *fx = opaque;
+	MappedBar mapped = {index, address};
+
+	g_array_append_val(fx->bars_mapped, mapped);
+}
+
+static const VmmPciConfigOps config_ops = {config_written, bar_mapped};
 
 static void
 fixture_setup(Fixture *fx, gconstpointer user_data)
@@ -56,6 +71,7 @@ fixture_setup(Fixture *fx, gconstpointer user_data)
 
 	fx->pio = vmm_bus_new("pio");
 	fx->mmio = vmm_bus_new("mmio");
+	fx->bars_mapped = g_array_new(FALSE, FALSE, sizeof(MappedBar));
 	fx->pci = vmm_pci_new(fx->pio, fx->mmio, &error);
 	g_assert_no_error(error);
 	fx->device = vmm_pci_add_device(fx->pci, &info, &error);
@@ -74,6 +90,7 @@ fixture_teardown(Fixture *fx, gconstpointer user_data)
 	vmm_pci_free(fx->pci);
 	vmm_bus_free(fx->pio);
 	vmm_bus_free(fx->mmio);
+	g_array_unref(fx->bars_mapped);
 }
 
 static void
@@ -194,6 +211,40 @@ test_command_decode(Fixture *fx, gconstpointer user_data)
 }
 
 static void
+assert_bar_mapped(Fixture *fx, guint nth, guint index, guint64 address)
+{
+	g_assert_cmpuint(fx->bars_mapped->len, >, nth);
+	g_assert_cmpuint(g_array_index(fx->bars_mapped, MappedBar, nth).index, ==, index);
+	g_assert_cmphex(g_array_index(fx->bars_mapped, MappedBar, nth).address, ==, address);
+}
+
+/* The device hears where its BARs decode: at first, then after each move. */
+static void
+test_bar_mapped(Fixture *fx, gconstpointer user_data)
+{
+	guint64 memory_bar = vmm_pci_device_get_bar_address(fx->device, 2);
+
+	g_assert_cmpuint(fx->bars_mapped->len, ==, 2);
+	assert_bar_mapped(fx, 0, 0, VMM_PCI_PIO_BASE);
+	assert_bar_mapped(fx, 1, 2, memory_bar);
+	test_pci_write(fx->pio, fx->slot, VMM_PCI_BAR0 + 8, 4, 0xF0000000);
+	assert_bar_mapped(fx, 2, 2, 0xF0000000);
+	/* Unchanged: nothing to tell. */
+	test_pci_write(fx->pio, fx->slot, VMM_PCI_BAR0 + 8, 4, 0xF0000000);
+	g_assert_cmpuint(fx->bars_mapped->len, ==, 3);
+	test_pci_write(fx->pio, fx->slot, VMM_PCI_COMMAND, 2, VMM_PCI_COMMAND_IO);
+	g_assert_cmpuint(fx->bars_mapped->len, ==, 4);
+	assert_bar_mapped(fx, 3, 2, 0);
+	test_pci_write(fx->pio, fx->slot, VMM_PCI_COMMAND, 2, 0);
+	assert_bar_mapped(fx, 4, 0, 0);
+	test_pci_write(
+		fx->pio, fx->slot, VMM_PCI_COMMAND, 2, VMM_PCI_COMMAND_IO | VMM_PCI_COMMAND_MEMORY);
+	g_assert_cmpuint(fx->bars_mapped->len, ==, 7);
+	assert_bar_mapped(fx, 5, 0, VMM_PCI_PIO_BASE);
+	assert_bar_mapped(fx, 6, 2, 0xF0000000);
+}
+
+static void
 test_capability_list(Fixture *fx, gconstpointer user_data)
 {
 	const guint8 first[] = {0x09, 0xEE, 4, 0x11};
@@ -270,6 +321,7 @@ main(int argc, char **argv)
 	ADD("/pci/bar-sizing", test_bar_sizing);
 	ADD("/pci/bar-relocation", test_bar_relocation);
 	ADD("/pci/command-decode", test_command_decode);
+	ADD("/pci/bar-mapped", test_bar_mapped);
 	ADD("/pci/capability-list", test_capability_list);
 	ADD("/pci/interrupt-line", test_interrupt_line);
 	ADD("/pci/remove-device", test_remove_device);

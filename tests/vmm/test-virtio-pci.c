@@ -112,11 +112,66 @@ static const VmmVirtioDeviceOps echo_ops = {
 	.reset = echo_reset,
 };
 
+/* What the VM's ioeventfd code would be asked to do; tests fire events as its thread would. */
+struct _VmmIoEvent {
+	VmmIoEventAddress where;
+	VmmIoEventFunc func;
+	gpointer user_data;
+};
+
+typedef struct {
+	GPtrArray *live; /* VmmIoEvent */
+	guint adds;
+	guint removes;
+	gboolean refuse;
+} FakeIoEvents;
+
+static VmmIoEvent *
+fake_ioevent_add(gpointer opaque,
+		 const VmmIoEventAddress *where,
+		 VmmIoEventFunc func,
+		 gpointer user_data)
+{
+	FakeIoEvents *self = opaque;
+	VmmIoEvent *event;
+
+	self->adds++;
+	if (self->refuse)
+		return NULL;
+	event = g_new(VmmIoEvent, 1);
+	*event = (VmmIoEvent){*where, func, user_data};
+	g_ptr_array_add(self->live, event);
+	return event;
+}
+
+static void
+fake_ioevent_remove(gpointer opaque, VmmIoEvent *event)
+{
+	FakeIoEvents *self = opaque;
+
+	self->removes++;
+	g_assert_true(g_ptr_array_remove(self->live, event));
+}
+
+static VmmIoEvent *
+live_ioevent(FakeIoEvents *self, guint nth)
+{
+	g_assert_cmpuint(self->live->len, >, nth);
+	return self->live->pdata[nth];
+}
+
+static void
+fire(VmmIoEvent *event)
+{
+	event->func(event->user_data);
+}
+
 typedef struct {
 	VmmMemory *memory;
 	VmmBus *pio;
 	VmmBus *mmio;
 	VmmPci *pci;
+	FakeIoEvents ioevents;
 	TestIrq irq_recorder;
 	VmmIrq irq;
 	EchoDevice echo;
@@ -138,6 +193,7 @@ fixture_setup(Fixture *fx, gconstpointer user_data)
 	fx->mmio = vmm_bus_new("mmio");
 	fx->pci = vmm_pci_new(fx->pio, fx->mmio, &error);
 	g_assert_no_error(error);
+	fx->ioevents = (FakeIoEvents){g_ptr_array_new_with_free_func(g_free)};
 	test_irq_init(&fx->irq_recorder, &fx->irq);
 	memset(&fx->echo, 0, sizeof(fx->echo));
 	fx->transport =
@@ -154,6 +210,9 @@ static void
 fixture_teardown(Fixture *fx, gconstpointer user_data)
 {
 	vmm_virtio_pci_free(fx->transport);
+	/* The transport takes its registrations away when it goes. */
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 0);
+	g_ptr_array_unref(fx->ioevents.live);
 	vmm_pci_free(fx->pci);
 	vmm_bus_free(fx->pio);
 	vmm_bus_free(fx->mmio);
@@ -558,6 +617,148 @@ test_legacy_refuses_version_1(Fixture *fx, gconstpointer user_data)
 	g_assert_cmphex(test_virtio_status(&fx->driver) & VMM_VIRTIO_STATUS_NEEDS_RESET, !=, 0);
 }
 
+static void
+use_ioevents(Fixture *fx)
+{
+	const VmmIoEvents ioevents = {fake_ioevent_add, fake_ioevent_remove, &fx->ioevents};
+
+	vmm_virtio_pci_set_ioevents(fx->transport, &ioevents);
+}
+
+static void
+assert_notify_counts(Fixture *fx, guint64 on_exits, guint64 through_ioevents)
+{
+	guint64 exits, ioevents;
+
+	vmm_virtio_pci_get_notify_counts(fx->transport, &exits, &ioevents);
+	g_assert_cmpuint(exits, ==, on_exits);
+	g_assert_cmpuint(ioevents, ==, through_ioevents);
+}
+
+/* A modern driver's queues are registered at their own notify registers from DRIVER_OK on. */
+static void
+test_ioevents_modern(Fixture *fx, gconstpointer user_data)
+{
+	const TestBuffer buffer = {BUFFERS, 6, FALSE};
+	TestRing ring1;
+	VmmIoEvent *event;
+	guint32 id, length;
+
+	use_ioevents(fx);
+	test_ring_init(&ring1, fx->memory, RING1, QUEUE_SIZE);
+	test_virtio_negotiate(&fx->driver, VERSION_1);
+	test_virtio_setup_queue(&fx->driver, 0, &fx->ring);
+	test_virtio_setup_queue(&fx->driver, 1, &ring1);
+	g_assert_cmpuint(fx->ioevents.adds, ==, 0);
+	test_virtio_set_status(&fx->driver, 0x0F);
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 2);
+	for (guint i = 0; i < 2; i++) {
+		event = live_ioevent(&fx->ioevents, i);
+		g_assert_false(event->where.pio);
+		g_assert_cmphex(event->where.address,
+				==,
+				fx->driver.notify + i * fx->driver.notify_multiplier);
+		g_assert_cmpuint(event->where.size, ==, 2);
+		g_assert_false(event->where.match_data);
+	}
+	/* The notifier thread's call does what the vCPU's write did. */
+	test_ring_post(&fx->ring, &buffer, 1);
+	fire(live_ioevent(&fx->ioevents, 0));
+	g_assert_cmpuint(fx->echo.notifies, ==, 1);
+	g_assert_true(test_ring_take_used(&fx->ring, &id, &length));
+	g_assert_cmpuint(length, ==, 6);
+	g_assert_cmpuint(fx->irq_recorder.guest_events, ==, 1);
+	/* Writes that no registration caught still work on the vCPU. */
+	post_and_kick(fx, 3);
+	g_assert_cmpuint(fx->echo.notifies, ==, 2);
+	assert_notify_counts(fx, 1, 1);
+	/* Reset takes the registrations away; DRIVER_OK brings them back. */
+	test_virtio_set_status(&fx->driver, 0);
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 0);
+	g_assert_cmpuint(fx->ioevents.removes, ==, 2);
+	test_ring_init(&fx->ring, fx->memory, RING0, QUEUE_SIZE);
+	bring_up(fx);
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 1);
+	g_assert_cmpuint(fx->ioevents.adds, ==, 3);
+}
+
+/* Registrations follow the notify BAR when the guest moves it or turns decoding off. */
+static void
+test_ioevents_bar_moves(Fixture *fx, gconstpointer user_data)
+{
+	const guint64 moved = 0xE0800000;
+	const guint modern_bar = VMM_PCI_BAR0 + 4 * VMM_VIRTIO_PCI_MODERN_BAR;
+	const TestBuffer buffer = {BUFFERS, 2, FALSE};
+
+	use_ioevents(fx);
+	bring_up(fx);
+	test_pci_write(fx->pio, fx->slot, modern_bar, 4, moved);
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 1);
+	g_assert_cmpuint(fx->ioevents.removes, ==, 1);
+	g_assert_cmphex(live_ioevent(&fx->ioevents, 0)->where.address,
+			==,
+			moved + VMM_VIRTIO_PCI_NOTIFY_OFFSET);
+	test_pci_write(
+		fx->pio, fx->slot, VMM_PCI_COMMAND, 2, VMM_PCI_COMMAND_IO | VMM_PCI_COMMAND_MASTER);
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 0);
+	test_pci_write(fx->pio,
+		       fx->slot,
+		       VMM_PCI_COMMAND,
+		       2,
+		       VMM_PCI_COMMAND_IO | VMM_PCI_COMMAND_MEMORY | VMM_PCI_COMMAND_MASTER);
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 1);
+	g_assert_cmphex(live_ioevent(&fx->ioevents, 0)->where.address,
+			==,
+			moved + VMM_VIRTIO_PCI_NOTIFY_OFFSET);
+	g_assert_cmpuint(fx->ioevents.adds, ==, 3);
+	test_ring_post(&fx->ring, &buffer, 1);
+	fire(live_ioevent(&fx->ioevents, 0));
+	g_assert_cmpuint(fx->echo.notifies, ==, 1);
+	assert_notify_counts(fx, 0, 1);
+}
+
+/* Legacy drivers share one port: each queue matches its index, and follows BAR0. */
+static void
+test_ioevents_legacy(Fixture *fx, gconstpointer user_data)
+{
+	guint64 legacy = fx->driver.legacy;
+	VmmIoEvent *event;
+
+	use_ioevents(fx);
+	legacy_bring_up(fx, 1);
+	event = live_ioevent(&fx->ioevents, 0);
+	g_assert_true(event->where.pio);
+	g_assert_cmphex(event->where.address, ==, legacy + 0x10);
+	g_assert_cmpuint(event->where.size, ==, 2);
+	g_assert_true(event->where.match_data);
+	g_assert_cmpuint(event->where.data, ==, 0);
+	/* PFN 0 takes the queue and its registration away. */
+	test_bus_write(fx->pio, legacy + 0x08, 4, 0);
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 0);
+	test_virtio_legacy_setup_queue(&fx->driver, 0, &fx->ring);
+	g_assert_cmpuint(fx->ioevents.live->len, ==, 1);
+	test_pci_write(fx->pio, fx->slot, VMM_PCI_BAR0, 4, 0xD000);
+	g_assert_cmphex(live_ioevent(&fx->ioevents, 0)->where.address, ==, 0xD010);
+	g_assert_cmpuint(fx->ioevents.adds, ==, 3);
+}
+
+/* Where the VMM refuses, notifications keep working through vCPU exits, and no retry storm. */
+static void
+test_ioevents_refused(Fixture *fx, gconstpointer user_data)
+{
+	guint32 id, length;
+
+	fx->ioevents.refuse = TRUE;
+	use_ioevents(fx);
+	bring_up(fx);
+	g_assert_cmpuint(fx->ioevents.adds, ==, 1);
+	post_and_kick(fx, 3);
+	g_assert_true(test_ring_take_used(&fx->ring, &id, &length));
+	assert_notify_counts(fx, 1, 0);
+	g_assert_cmpuint(fx->ioevents.adds, ==, 1);
+	g_assert_cmpuint(fx->ioevents.removes, ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -578,6 +779,10 @@ main(int argc, char **argv)
 	ADD("/virtio-pci/legacy", test_legacy);
 	ADD("/virtio-pci/legacy-msix-layout", test_legacy_msix_layout);
 	ADD("/virtio-pci/legacy-refuses-version-1", test_legacy_refuses_version_1);
+	ADD("/virtio-pci/ioevents-modern", test_ioevents_modern);
+	ADD("/virtio-pci/ioevents-bar-moves", test_ioevents_bar_moves);
+	ADD("/virtio-pci/ioevents-legacy", test_ioevents_legacy);
+	ADD("/virtio-pci/ioevents-refused", test_ioevents_refused);
 #undef ADD
 	return g_test_run();
 }

@@ -12,6 +12,7 @@ not root. VBOXMEM_TEST_KEEP=1 keeps each worker's directory (console log,
 stderr) for a look after the run.
 """
 
+import fcntl
 import os
 import re
 import signal
@@ -34,6 +35,21 @@ F_FREE_PAGE_REPORTING = 1 << 5
 # The gate a script waits at until the test is ready: a one-page balloon.
 GATE = 'wait-balloon:1p:timeout=60s'
 GATE_SIZE = PAGE
+
+
+KVM_CHECK_EXTENSION = 0xAE03
+KVM_CAP_IOEVENTFD = 36
+
+# The worker's debug line when the VM stops (G_MESSAGES_DEBUG=vboxmem-vm).
+NOTIFY_COUNTS = r'virtio notifications: (\d+) through ioeventfd, (\d+) on vCPU exits'
+
+
+def kvm_has_ioeventfd():
+    fd = os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC)
+    try:
+        return fcntl.ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0
+    finally:
+        os.close(fd)
 
 
 def features(worker):
@@ -216,6 +232,44 @@ class TestStats(WorkerTestCase):
                                  'statistics still updated after SetStatsInterval(0)')
             time.sleep(0.1)
         self.assertEqual(w.power_off(), 0)
+
+
+class TestQueueNotifications(WorkerTestCase):
+    """A 256 MiB inflate, with queue notifications through KVM's ioeventfd or vCPU exits."""
+
+    SCRIPT = 'alloc:64M:seed=3,wait-balloon:256M:timeout=60s,verify,exit'
+
+    def inflate(self, env):
+        """(worker, notifications through ioeventfd, notifications on vCPU exits)"""
+        w = self.start_worker(memory_mib=512, script=self.SCRIPT,
+                              env=dict(env, G_MESSAGES_DEBUG='vboxmem-vm'))
+        w.wait_marker(r'ready', BOOT_TIMEOUT)
+        w.set_balloon_target(256 * MiB)
+        w.wait_property('BalloonActual', lambda v: v == 256 * MiB, what='256 MiB')
+        w.wait_marker(r'wait-balloon done actual=65536 pages')
+        w.wait_marker(r'verify ok pages=16384')
+        self.assertEqual(w.wait_exit(), 0, w.describe())
+        m = re.search(NOTIFY_COUNTS, w.stderr())
+        self.assertIsNotNone(m, w.stderr())
+        through_ioeventfd, on_exits = int(m.group(1)), int(m.group(2))
+        self.log(f'{through_ioeventfd} notifications through ioeventfd, {on_exits} on '
+                 f'vCPU exits')
+        return w, through_ioeventfd, on_exits
+
+    def test_ioeventfd(self):
+        if not kvm_has_ioeventfd():
+            self.skipTest('KVM has no ioeventfd here (KVM_CAP_IOEVENTFD)')
+        w, through_ioeventfd, on_exits = self.inflate({})
+        self.assertIn('virtio notifications: ioeventfd', w.stderr())
+        # The guest hands over 1 MiB per buffer, and notifies only after DRIVER_OK.
+        self.assertGreaterEqual(through_ioeventfd, 256)
+        self.assertEqual(on_exits, 0)
+
+    def test_fallback_without_ioeventfd(self):
+        w, through_ioeventfd, on_exits = self.inflate({'VBOXMEM_VM_TEST_NO_IOEVENTFD': '1'})
+        self.assertIn('virtio notifications: on vCPU exits', w.stderr())
+        self.assertEqual(through_ioeventfd, 0)
+        self.assertGreaterEqual(on_exits, 256)
 
 
 class TestDeflateOnOom(WorkerTestCase):
