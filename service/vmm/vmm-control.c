@@ -92,9 +92,10 @@ handle_set_balloon_target(VmmControl *self, GDBusMethodInvocation *invocation, g
 			memory->size);
 		return G_DBUS_METHOD_INVOCATION_HANDLED;
 	}
-	vmm_balloon_set_target(balloon, size);
+	/* Answer first: the guest starts inflating at once and would delay the reply. */
 	vbm_gdbus_worker_set_balloon_target(self->worker, size);
 	vbm_gdbus_worker_complete_set_balloon_target(self->worker, invocation);
+	vmm_balloon_set_target(balloon, size);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
