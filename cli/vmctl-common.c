@@ -378,3 +378,25 @@ vmctl_find_machine(VmctlContext *ctx, const gchar *name, GError **error)
 		return NULL;
 	return vboxmem_client_find_machine_sync(client, name, NULL, error);
 }
+
+/* A size for people: whole MiB when it is one, else two decimals. */
+gchar *
+vmctl_format_mib(guint64 bytes)
+{
+	if (bytes % VMCTL_MIB == 0)
+		return g_strdup_printf("%" G_GUINT64_FORMAT " MiB", bytes / VMCTL_MIB);
+	return g_strdup_printf("%.2f MiB", (gdouble)bytes / VMCTL_MIB);
+}
+
+/* The index of @word in @words, for arguments that name one of a few things. */
+gboolean
+vmctl_lookup_word(const gchar *word, const gchar *const *words, guint n_words, guint *index)
+{
+	for (guint i = 0; i < n_words; i++) {
+		if (g_strcmp0(word, words[i]) == 0) {
+			*index = i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}

@@ -78,6 +78,10 @@ void vmctl_agent_start(const gchar *verb_name);
 void vmctl_agent_stop(void);
 
 /* vmctl-vm.c */
+gchar *vmctl_format_mib(guint64 bytes);
+gboolean
+vmctl_lookup_word(const gchar *word, const gchar *const *words, guint n_words, guint *index);
+
 gboolean vmctl_cmd_createvm(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
 gboolean vmctl_cmd_modifyvm(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
 gboolean vmctl_cmd_unregistervm(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
