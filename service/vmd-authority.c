@@ -182,15 +182,15 @@ caller_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	check_next_action(g_steal_pointer(&task));
 }
 
-void
-vmd_authority_check(VmdAuthority *self,
-		    GDBusMethodInvocation *invocation,
-		    const gchar *action_id,
-		    guint32 owner,
-		    const gchar *machine_name,
-		    GCancellable *cancellable,
-		    GAsyncReadyCallback callback,
-		    gpointer user_data)
+static void
+authority_check(VmdAuthority *self,
+		GDBusMethodInvocation *invocation,
+		const gchar *action_id,
+		guint32 owner,
+		const gchar *machine_name,
+		GCancellable *cancellable,
+		GAsyncReadyCallback callback,
+		gpointer user_data)
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
 	CheckData *data = g_new0(CheckData, 1);
@@ -216,11 +216,8 @@ vmd_authority_check(VmdAuthority *self,
 		task);
 }
 
-gboolean
-vmd_authority_check_finish(VmdAuthority *self,
-			   GAsyncResult *res,
-			   guint32 *caller_uid,
-			   GError **error)
+static gboolean
+authority_check_finish(VmdAuthority *self, GAsyncResult *res, guint32 *caller_uid, GError **error)
 {
 	CheckData *data = g_task_get_task_data(G_TASK(res));
 
@@ -270,7 +267,7 @@ run_authorized_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	guint32 caller_uid = 0;
 
-	if (vmd_authority_check_finish(VMD_AUTHORITY(source), res, &caller_uid, &error))
+	if (authority_check_finish(VMD_AUTHORITY(source), res, &caller_uid, &error))
 		run->func(run->target, run->invocation, run->args, caller_uid);
 	else
 		g_dbus_method_invocation_return_gerror(run->invocation, error);
@@ -297,6 +294,6 @@ vmd_authority_run_authorized(VmdAuthority *self,
 	run->invocation = g_object_ref(invocation);
 	run->args = g_variant_ref_sink(args);
 	run->func = func;
-	vmd_authority_check(
+	authority_check(
 		self, invocation, action_id, owner, machine_name, NULL, run_authorized_cb, run);
 }

@@ -16,19 +16,6 @@ G_DECLARE_FINAL_TYPE(VmdAuthority, vmd_authority, VMD, AUTHORITY, GObject)
 #define VMD_AUTHORITY_NO_OWNER G_MAXUINT32
 
 VmdAuthority *vmd_authority_new(void);
-void vmd_authority_check(VmdAuthority *self,
-			 GDBusMethodInvocation *invocation,
-			 const gchar *action_id,
-			 guint32 owner,
-			 const gchar *machine_name,
-			 GCancellable *cancellable,
-			 GAsyncReadyCallback callback,
-			 gpointer user_data);
-gboolean vmd_authority_check_finish(VmdAuthority *self,
-				    GAsyncResult *res,
-				    guint32 *caller_uid,
-				    GError **error);
-
 /* Called once the caller is authorized; @invocation still awaits its reply. */
 typedef void (*VmdAuthorizedFunc)(gpointer target,
 				  GDBusMethodInvocation *invocation,

@@ -13,20 +13,16 @@
 
 #define POWER_OFF_GRACE_SECONDS 10
 
-typedef struct {
-	const gchar *key;
-	const gchar *property;
-} GuestStatProperty;
-
-static const GuestStatProperty guest_stats[] = {
-	{"memory-total", "memory-total"},
-	{"memory-free", "memory-free"},
-	{"memory-available", "memory-available"},
-	{"disk-caches", "disk-caches"},
-	{"swap-in", "swap-in"},
-	{"swap-out", "swap-out"},
-	{"major-faults", "major-faults"},
-	{"minor-faults", "minor-faults"},
+/* The worker's statistic names, which are also the Guest interface's property names. */
+static const gchar *const guest_stats[] = {
+	"memory-total",
+	"memory-free",
+	"memory-available",
+	"disk-caches",
+	"swap-in",
+	"swap-out",
+	"major-faults",
+	"minor-faults",
 };
 
 static void
@@ -62,11 +58,11 @@ publish_guest_stats(VmdMachine *self)
 {
 	g_autoptr(GVariant) stats = vmd_worker_dup_guest_stats(self->worker);
 
-	vmd_machine_set_guest_stats_unknown(self->guest_iface);
-	for (guint i = 0; stats != NULL && i < G_N_ELEMENTS(guest_stats); i++) {
-		guint64 value;
-		if (g_variant_lookup(stats, guest_stats[i].key, "t", &value))
-			g_object_set(self->guest_iface, guest_stats[i].property, value, NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(guest_stats); i++) {
+		guint64 value = G_MAXUINT64;
+		if (stats != NULL)
+			g_variant_lookup(stats, guest_stats[i], "t", &value);
+		g_object_set(self->guest_iface, guest_stats[i], value, NULL);
 	}
 	vbm_gdbus_guest_set_last_update(self->guest_iface,
 					vmd_worker_get_guest_stats_updated(self->worker));

@@ -16,8 +16,8 @@ static guint signals[SIGNAL_LAST];
 
 G_DEFINE_TYPE(VmdMachine, vmd_machine, G_TYPE_OBJECT)
 
-gchar *
-vmd_machine_object_path_for_name(const gchar *name)
+static gchar *
+object_path_for_name(const gchar *name)
 {
 	g_autofree gchar *escaped = g_dbus_escape_object_path(name);
 	return g_strconcat(MACHINE_PATH_PREFIX, escaped, NULL);
@@ -377,7 +377,7 @@ vmd_machine_new(VmdSettings *settings,
 		const VmdWorkerConfig *worker_config)
 {
 	VmdMachine *self = g_object_new(VMD_TYPE_MACHINE, NULL);
-	g_autofree gchar *path = vmd_machine_object_path_for_name(settings->name);
+	g_autofree gchar *path = object_path_for_name(settings->name);
 
 	self->settings = settings;
 	self->store = g_object_ref(store);

@@ -25,7 +25,6 @@ VmdMachine *vmd_machine_new(VmdSettings *settings,
 			    const VmdWorkerConfig *worker_config);
 const gchar *vmd_machine_get_name(VmdMachine *self);
 GDBusObjectSkeleton *vmd_machine_get_object(VmdMachine *self);
-gchar *vmd_machine_object_path_for_name(const gchar *name);
 
 /* What the host's RAM/VMM metrics add up over running machines. */
 typedef struct {
