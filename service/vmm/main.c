@@ -5,60 +5,48 @@
 
 #include "config.h"
 
-#include <glib-unix.h>
-#include <locale.h>
-#include <stdlib.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmm-control.h"
+#include "vmm-log.h"
 #include "vmm-sandbox.h"
 #include "vmm-vm.h"
 
-#define DEFAULT_CONSOLE_LOG_LIMIT (G_GUINT64_CONSTANT(4) << 20)
+#define DEFAULT_CONSOLE_LOG_LIMIT (UINT64_C(4) << 20)
 #define EXIT_VM_FAILED 1
 #define EXIT_USAGE 2
 
 typedef struct {
-	gchar *kernel;
-	gchar *initrd;
-	gchar *cmdline;
-	gint64 memory_mib;
-	gint cpus;
-	gint64 balloon_mib;
-	gboolean deflate_on_oom;
-	gboolean free_page_reporting;
-	gchar *console_log;
-	gint64 console_log_limit;
-	gchar *control_socket;
-	gint control_fd;
-	gint stats_interval_ms;
-	gchar *user;
-	gboolean no_sandbox;
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	int64_t memory_mib;
+	int64_t cpus;
+	int64_t balloon_mib;
+	bool deflate_on_oom;
+	bool free_page_reporting;
+	const char *console_log;
+	int64_t console_log_limit;
+	const char *control_socket;
+	int64_t control_fd;
+	int64_t stats_interval_ms;
+	const char *user;
+	bool no_sandbox;
 } Options;
 
 typedef struct {
-	GMainLoop *loop;
+	VmmLoop *loop;
 	VmmControl *control;
+	int signal_fd;
 	int exit_status;
 } Worker;
-
-static gboolean
-bad_value(GError **error, const gchar *message)
-{
-	g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, message);
-	return FALSE;
-}
-
-static void
-options_clear(Options *opts)
-{
-	g_free(opts->kernel);
-	g_free(opts->initrd);
-	g_free(opts->cmdline);
-	g_free(opts->console_log);
-	g_free(opts->control_socket);
-	g_free(opts->user);
-}
 
 #ifdef __SANITIZE_ADDRESS__
 /*
@@ -74,134 +62,196 @@ __asan_default_options(void)
 }
 #endif
 
-static gboolean
-parse_options(int *argc, char ***argv, Options *opts, GError **error)
-{
-	const GOptionEntry entries[] = {
-		{"kernel",
-		 0,
-		 0,
-		 G_OPTION_ARG_FILENAME,
-		 &opts->kernel,
-		 "Guest kernel (ELF with a PVH or vboxmem entry note, or bzImage)",
-		 "FILE"},
-		{"initrd", 0, 0, G_OPTION_ARG_FILENAME, &opts->initrd, "Initial ramdisk", "FILE"},
-		{"cmdline",
-		 0,
-		 0,
-		 G_OPTION_ARG_STRING,
-		 &opts->cmdline,
-		 "Kernel command line",
-		 "TEXT"},
-		{"memory",
-		 0,
-		 0,
-		 G_OPTION_ARG_INT64,
-		 &opts->memory_mib,
-		 "Guest RAM in MiB (a multiple of 2)",
-		 "MiB"},
-		{"cpus", 0, 0, G_OPTION_ARG_INT, &opts->cpus, "Number of vCPUs (default 1)", "N"},
-		{"balloon",
-		 0,
-		 0,
-		 G_OPTION_ARG_INT64,
-		 &opts->balloon_mib,
-		 "Balloon size to ask for at start, in MiB",
-		 "MiB"},
-		{"deflate-on-oom",
-		 0,
-		 0,
-		 G_OPTION_ARG_NONE,
-		 &opts->deflate_on_oom,
-		 "Let the guest deflate the balloon when it runs out of memory",
-		 NULL},
-		{"free-page-reporting",
-		 0,
-		 0,
-		 G_OPTION_ARG_NONE,
-		 &opts->free_page_reporting,
-		 "Accept free page reports from the guest",
-		 NULL},
-		{"stats-interval",
-		 0,
-		 0,
-		 G_OPTION_ARG_INT,
-		 &opts->stats_interval_ms,
-		 "Ask the guest for statistics every MS milliseconds (0: never)",
-		 "MS"},
-		{"console-log",
-		 0,
-		 0,
-		 G_OPTION_ARG_FILENAME,
-		 &opts->console_log,
-		 "Write the serial console to FILE ('-' for standard output)",
-		 "FILE"},
-		{"console-log-limit",
-		 0,
-		 0,
-		 G_OPTION_ARG_INT64,
-		 &opts->console_log_limit,
-		 "Restart the console log at this many bytes",
-		 "BYTES"},
-		{"control-socket",
-		 0,
-		 0,
-		 G_OPTION_ARG_FILENAME,
-		 &opts->control_socket,
-		 "Serve the worker interface on a new unix socket at PATH",
-		 "PATH"},
-		{"control-fd",
-		 0,
-		 0,
-		 G_OPTION_ARG_INT,
-		 &opts->control_fd,
-		 "Serve the worker interface on the inherited connected socket FD",
-		 "FD"},
-		{"user",
-		 0,
-		 0,
-		 G_OPTION_ARG_STRING,
-		 &opts->user,
-		 "When started as root, run as USER (default vboxmem)",
-		 "USER"},
-		{"no-sandbox",
-		 0,
-		 0,
-		 G_OPTION_ARG_NONE,
-		 &opts->no_sandbox,
-		 "Keep privileges and skip the seccomp filter (debugging only)",
-		 NULL},
-		{NULL}};
-	g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_MEMORY,
+	OPT_CPUS,
+	OPT_BALLOON,
+	OPT_DEFLATE_ON_OOM,
+	OPT_FREE_PAGE_REPORTING,
+	OPT_STATS_INTERVAL,
+	OPT_CONSOLE_LOG,
+	OPT_CONSOLE_LOG_LIMIT,
+	OPT_CONTROL_SOCKET,
+	OPT_CONTROL_FD,
+	OPT_USER,
+	OPT_NO_SANDBOX,
+	OPT_HELP,
+};
 
-	g_option_context_set_summary(
-		context, "Runs one KVM virtual machine for vboxmemd, or standalone for tests.");
-	g_option_context_add_main_entries(context, entries, NULL);
-	if (!g_option_context_parse(context, argc, argv, error))
-		return FALSE;
-	if (opts->kernel == NULL)
+static const struct option long_options[] = {
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"balloon", required_argument, NULL, OPT_BALLOON},
+	{"deflate-on-oom", no_argument, NULL, OPT_DEFLATE_ON_OOM},
+	{"free-page-reporting", no_argument, NULL, OPT_FREE_PAGE_REPORTING},
+	{"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
+	{"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
+	{"console-log-limit", required_argument, NULL, OPT_CONSOLE_LOG_LIMIT},
+	{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
+	{"control-fd", required_argument, NULL, OPT_CONTROL_FD},
+	{"user", required_argument, NULL, OPT_USER},
+	{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static const char usage_text[] =
+	"Usage: vboxmem-vm --kernel FILE --memory MiB [OPTION...]\n"
+	"Runs one KVM virtual machine for vboxmemd, or standalone for tests.\n"
+	"\n"
+	"  --kernel FILE             Guest kernel (ELF with a PVH or vboxmem entry note, or "
+	"bzImage)\n"
+	"  --initrd FILE             Initial ramdisk\n"
+	"  --cmdline TEXT            Kernel command line\n"
+	"  --memory MiB              Guest RAM in MiB (a multiple of 2)\n"
+	"  --cpus N                  Number of vCPUs (default 1)\n"
+	"  --balloon MiB             Balloon size to ask for at start, in MiB\n"
+	"  --deflate-on-oom          Let the guest deflate the balloon when it runs out of memory\n"
+	"  --free-page-reporting     Accept free page reports from the guest\n"
+	"  --stats-interval MS       Ask the guest for statistics every MS milliseconds (0: "
+	"never)\n"
+	"  --console-log FILE        Write the serial console to FILE ('-' for standard output)\n"
+	"  --console-log-limit BYTES Restart the console log at this many bytes\n"
+	"  --control-socket PATH     Serve the worker interface on a new unix socket at PATH\n"
+	"  --control-fd FD           Serve the worker interface on the inherited connected socket "
+	"FD\n"
+	"  --user USER               When started as root, run as USER (default vboxmem)\n"
+	"  --no-sandbox              Keep privileges and skip the seccomp filter (debugging only)\n"
+	"  --help                    Show this help\n";
+
+static bool
+bad_value(VmmError **error, const char *message)
+{
+	return vmm_set_error_literal(error, EINVAL, message);
+}
+
+static bool
+parse_number(const char *option, const char *text, int64_t *value, VmmError **error)
+{
+	char *end = NULL;
+	long long parsed;
+
+	errno = 0;
+	parsed = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
+		return vmm_set_error(
+			error, EINVAL, "--%s: '%s' is not a whole number", option, text);
+	*value = parsed;
+	return true;
+}
+
+static bool
+set_option(Options *opts, int option, const char *name, const char *arg, VmmError **error)
+{
+	switch (option) {
+	case OPT_KERNEL:
+		opts->kernel = arg;
+		return true;
+	case OPT_INITRD:
+		opts->initrd = arg;
+		return true;
+	case OPT_CMDLINE:
+		opts->cmdline = arg;
+		return true;
+	case OPT_MEMORY:
+		return parse_number(name, arg, &opts->memory_mib, error);
+	case OPT_CPUS:
+		return parse_number(name, arg, &opts->cpus, error);
+	case OPT_BALLOON:
+		return parse_number(name, arg, &opts->balloon_mib, error);
+	case OPT_DEFLATE_ON_OOM:
+		opts->deflate_on_oom = true;
+		return true;
+	case OPT_FREE_PAGE_REPORTING:
+		opts->free_page_reporting = true;
+		return true;
+	case OPT_STATS_INTERVAL:
+		return parse_number(name, arg, &opts->stats_interval_ms, error);
+	case OPT_CONSOLE_LOG:
+		opts->console_log = arg;
+		return true;
+	case OPT_CONSOLE_LOG_LIMIT:
+		return parse_number(name, arg, &opts->console_log_limit, error);
+	case OPT_CONTROL_SOCKET:
+		opts->control_socket = arg;
+		return true;
+	case OPT_CONTROL_FD:
+		return parse_number(name, arg, &opts->control_fd, error);
+	case OPT_USER:
+		opts->user = arg;
+		return true;
+	case OPT_NO_SANDBOX:
+		opts->no_sandbox = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool
+check_options(const Options *opts, VmmError **error)
+{
+	if (opts->kernel == NULL || *opts->kernel == '\0')
 		return bad_value(error, "--kernel is required");
 	if (opts->memory_mib <= 0)
 		return bad_value(error, "--memory is required, in MiB, above 0");
 	if (opts->balloon_mib < 0 || opts->balloon_mib > opts->memory_mib)
 		return bad_value(error, "--balloon must be between 0 and --memory");
-	if (opts->memory_mib > (gint64)(G_MAXUINT64 >> 20))
+	if ((uint64_t)opts->memory_mib > (UINT64_MAX >> 20))
 		return bad_value(error, "--memory is too large");
-	if (opts->cpus < 0)
+	if (opts->cpus < 0 || opts->cpus > INT_MAX)
 		return bad_value(error, "--cpus must be positive");
-	if (opts->stats_interval_ms < 0)
-		return bad_value(error, "--stats-interval must not be negative");
+	if (opts->stats_interval_ms < 0 || opts->stats_interval_ms > UINT_MAX)
+		return bad_value(error, "--stats-interval must be between 0 and 4294967295");
 	if (opts->console_log_limit < 0)
 		return bad_value(error, "--console-log-limit must not be negative");
-	return TRUE;
+	if (opts->control_fd > INT_MAX)
+		return bad_value(error, "--control-fd is not a file descriptor");
+	return true;
+}
+
+/* Returns EXIT_SUCCESS after --help, -1 to go on, or EXIT_USAGE with @error set. */
+static int
+parse_options(int argc, char **argv, Options *opts, VmmError **error)
+{
+	int option;
+	int index = 0;
+
+	opterr = 0;
+	while ((option = getopt_long(argc, argv, "", long_options, &index)) != -1) {
+		if (option == OPT_HELP) {
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		}
+		if (option == '?' || option == ':') {
+			vmm_set_error(error,
+				      EINVAL,
+				      "%s: unknown option or missing value (see --help)",
+				      argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (!set_option(opts, option, long_options[index].name, optarg, error))
+			return EXIT_USAGE;
+	}
+	if (optind < argc) {
+		vmm_set_error(error, EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return check_options(opts, error) ? -1 : EXIT_USAGE;
 }
 
 static void
-vm_stopped_cb(VmmVm *vm, const VmmStopInfo *info, gpointer user_data)
+vm_stopped_cb(VmmVm *vm, const VmmStopInfo *info, void *user_data)
 {
 	Worker *worker = user_data;
 
-	g_message("VM stopped: %s", info->reason != NULL ? info->reason : "unknown reason");
+	vmm_message("VM stopped: %s", info->reason != NULL ? info->reason : "unknown reason");
 	if (info->guest_exited)
 		worker->exit_status = info->exit_status == 0 ? EXIT_SUCCESS : EXIT_VM_FAILED;
 	else if (info->requested)
@@ -211,76 +261,108 @@ vm_stopped_cb(VmmVm *vm, const VmmStopInfo *info, gpointer user_data)
 	if (worker->control != NULL)
 		vmm_control_vm_stopped(worker->control, info);
 	else
-		g_main_loop_quit(worker->loop);
+		vmm_loop_quit(worker->loop);
 }
 
-static gboolean
-quit_signal_cb(gpointer user_data)
+static bool
+quit_signal_cb(int fd, uint32_t events, void *user_data)
 {
-	vmm_vm_power_off(user_data, "stopped by a signal");
-	return G_SOURCE_CONTINUE;
+	struct signalfd_siginfo info;
+
+	while (read(fd, &info, sizeof(info)) == sizeof(info))
+		vmm_vm_power_off(user_data, "stopped by a signal");
+	return true;
+}
+
+/* SIGTERM and SIGINT arrive as readable data on the main loop, in no other thread. */
+static int
+block_quit_signals(VmmError **error)
+{
+	sigset_t signals;
+	int fd;
+
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		vmm_error_from_errno(error, "signalfd");
+	return fd;
 }
 
 static VmmConfig
 config_from_options(const Options *opts)
 {
 	VmmConfig config = {
-		.memory_size = (guint64)opts->memory_mib * VMM_MIB,
-		.n_vcpus = opts->cpus > 0 ? (guint)opts->cpus : 1,
+		.memory_size = (uint64_t)opts->memory_mib * VMM_MIB,
+		.n_vcpus = opts->cpus > 0 ? (unsigned)opts->cpus : 1,
 		.kernel = opts->kernel,
 		.initrd = opts->initrd,
 		.cmdline = opts->cmdline,
 		.console_log = opts->console_log,
-		.console_log_limit = opts->console_log_limit > 0 ? (guint64)opts->console_log_limit
+		.console_log_limit = opts->console_log_limit > 0 ? (uint64_t)opts->console_log_limit
 								 : DEFAULT_CONSOLE_LOG_LIMIT,
-		.balloon = {opts->deflate_on_oom, opts->free_page_reporting, TRUE},
-		.balloon_target = (guint64)opts->balloon_mib * VMM_MIB,
+		.balloon = {opts->deflate_on_oom, opts->free_page_reporting, true},
+		.balloon_target = (uint64_t)opts->balloon_mib * VMM_MIB,
 	};
 	return config;
 }
 
-static gboolean
-setup_control(Worker *worker, VmmVm *vm, const Options *opts, GError **error)
+static bool
+setup_control(Worker *worker, VmmVm *vm, const Options *opts, VmmError **error)
 {
 	VmmBalloonListener listener;
 
 	if (opts->control_socket == NULL && opts->control_fd <= 0)
-		return TRUE;
+		return true;
 	worker->control = vmm_control_new(vm, worker->loop);
 	listener = vmm_control_balloon_listener(worker->control);
 	vmm_vm_set_balloon_listener(vm, &listener);
 	if (opts->control_fd > 0)
-		return vmm_control_take_fd(worker->control, opts->control_fd, error);
+		return vmm_control_take_fd(worker->control, (int)opts->control_fd, error);
 	umask(0077);
 	if (!vmm_control_listen(worker->control, opts->control_socket, error))
-		return FALSE;
+		return false;
 	return opts->no_sandbox || vmm_sandbox_give_file(opts->control_socket, opts->user, error);
+}
+
+static bool
+start_worker(Worker *worker, VmmVm **vm, const Options *opts, VmmError **error)
+{
+	VmmConfig config = config_from_options(opts);
+
+	worker->signal_fd = block_quit_signals(error);
+	if (worker->signal_fd < 0 || (worker->loop = vmm_loop_new(error)) == NULL ||
+	    (*vm = vmm_vm_new(&config, error)) == NULL)
+		return false;
+	vmm_loop_add_fd(worker->loop, worker->signal_fd, EPOLLIN, quit_signal_cb, *vm);
+	if (!setup_control(worker, *vm, opts, error) ||
+	    (!opts->no_sandbox && !vmm_sandbox_enter(opts->user, error)))
+		return false;
+	return vmm_vm_start(*vm, worker->loop, vm_stopped_cb, worker, error);
 }
 
 static int
 run_worker(const Options *opts)
 {
-	Worker worker = {.exit_status = EXIT_VM_FAILED};
-	g_autoptr(GError) error = NULL;
-	g_autoptr(VmmVm) vm = NULL;
-	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-	VmmConfig config = config_from_options(opts);
+	Worker worker = {.signal_fd = -1, .exit_status = EXIT_VM_FAILED};
+	vmm_autoptr(VmmError) error = NULL;
+	VmmVm *vm = NULL;
 
-	worker.loop = loop;
-	vm = vmm_vm_new(&config, &error);
-	if (vm == NULL || !setup_control(&worker, vm, opts, &error) ||
-	    (!opts->no_sandbox && !vmm_sandbox_enter(opts->user, &error)) ||
-	    !vmm_vm_start(vm, vm_stopped_cb, &worker, &error)) {
-		g_printerr("vboxmem-vm: %s\n", error->message);
-		g_clear_pointer(&worker.control, vmm_control_free);
-		return EXIT_VM_FAILED;
+	if (start_worker(&worker, &vm, opts, &error)) {
+		if (worker.control != NULL && opts->stats_interval_ms > 0)
+			vmm_control_set_stats_interval(worker.control,
+						       (unsigned)opts->stats_interval_ms);
+		vmm_loop_run(worker.loop);
+	} else {
+		fprintf(stderr, "vboxmem-vm: %s\n", error->message);
 	}
-	if (worker.control != NULL && opts->stats_interval_ms > 0)
-		vmm_control_set_stats_interval(worker.control, (guint)opts->stats_interval_ms);
-	g_unix_signal_add(SIGTERM, quit_signal_cb, vm);
-	g_unix_signal_add(SIGINT, quit_signal_cb, vm);
-	g_main_loop_run(loop);
-	g_clear_pointer(&worker.control, vmm_control_free);
+	/* The loop goes first: the VM's stop report must not run on a freed VM. */
+	vmm_clear_pointer(&worker.control, vmm_control_free);
+	vmm_clear_pointer(&worker.loop, vmm_loop_free);
+	vmm_clear_pointer(&vm, vmm_vm_free);
+	vmm_clear_fd(&worker.signal_fd);
 	return worker.exit_status;
 }
 
@@ -288,16 +370,12 @@ int
 main(int argc, char **argv)
 {
 	Options opts = {.control_fd = -1};
-	g_autoptr(GError) error = NULL;
-	int status;
+	vmm_autoptr(VmmError) error = NULL;
+	int status = parse_options(argc, argv, &opts, &error);
 
-	setlocale(LC_ALL, "");
-	if (!parse_options(&argc, &argv, &opts, &error)) {
-		g_printerr("vboxmem-vm: %s\n", error->message);
-		options_clear(&opts);
-		return EXIT_USAGE;
-	}
-	status = run_worker(&opts);
-	options_clear(&opts);
-	return status;
+	if (status == EXIT_USAGE)
+		fprintf(stderr, "vboxmem-vm: %s\n", error->message);
+	if (status >= 0)
+		return status;
+	return run_worker(&opts);
 }

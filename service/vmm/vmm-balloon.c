@@ -5,11 +5,13 @@
 
 #include "config.h"
 
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmm-balloon.h"
+#include "vmm-log.h"
 
 #define VIRTIO_ID_BALLOON 5
 #define CONFIG_SIZE 8
@@ -33,18 +35,18 @@ struct _VmmBalloon {
 	VmmBalloonFeatures offered;
 	VmmBalloonListener listener;
 	VmmVirtio *transport;
-	gint stats_queue;
-	gint reporting_queue;
-	guint32 num_pages;
-	guint32 guest_actual;
-	guint64 *ballooned;
-	guint64 n_pfns;
-	guint64 actual_pages;
-	gboolean stats_buffer_held;
-	guint16 stats_buffer_head;
+	int stats_queue;
+	int reporting_queue;
+	uint32_t num_pages;
+	uint32_t guest_actual;
+	uint64_t *ballooned;
+	uint64_t n_pfns;
+	uint64_t actual_pages;
+	bool stats_buffer_held;
+	uint16_t stats_buffer_head;
 	VmmBalloonStats stats;
-	gboolean warned_unknown_deflate;
-	guint64 discard_count;
+	bool warned_unknown_deflate;
+	uint64_t discard_count;
 };
 
 static void
@@ -61,32 +63,31 @@ unlock(VmmBalloon *self)
 		vmm_virtio_unlock(self->transport);
 }
 
-static gboolean broken(GError **error, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+static bool broken(VmmError **error, const char *format, ...) VMM_PRINTF(2, 3);
 
-static gboolean
-broken(GError **error, const gchar *format, ...)
+static bool
+broken(VmmError **error, const char *format, ...)
 {
 	va_list args;
 
 	va_start(args, format);
-	g_propagate_error(error,
-			  g_error_new_valist(G_IO_ERROR, G_IO_ERROR_INVALID_DATA, format, args));
+	vmm_set_error_valist(error, EBADMSG, format, args);
 	va_end(args);
-	return FALSE;
+	return false;
 }
 
 /* The bitmap of pages the host discarded for the balloon. */
 
-static gboolean
-page_ballooned(VmmBalloon *self, guint64 pfn)
+static bool
+page_ballooned(VmmBalloon *self, uint64_t pfn)
 {
 	return (self->ballooned[pfn / 64] >> (pfn % 64)) & 1;
 }
 
 static void
-mark_page(VmmBalloon *self, guint64 pfn, gboolean ballooned)
+mark_page(VmmBalloon *self, uint64_t pfn, bool ballooned)
 {
-	guint64 bit = G_GUINT64_CONSTANT(1) << (pfn % 64);
+	uint64_t bit = UINT64_C(1) << (pfn % 64);
 
 	if (ballooned == page_ballooned(self, pfn))
 		return;
@@ -98,7 +99,7 @@ mark_page(VmmBalloon *self, guint64 pfn, gboolean ballooned)
 }
 
 static void
-report_actual(VmmBalloon *self, guint64 old_actual_pages)
+report_actual(VmmBalloon *self, uint64_t old_actual_pages)
 {
 	if (self->actual_pages != old_actual_pages && self->listener.actual_changed != NULL)
 		self->listener.actual_changed(self->listener.user_data,
@@ -107,218 +108,217 @@ report_actual(VmmBalloon *self, guint64 old_actual_pages)
 
 /* Inflate and deflate: arrays of le32 PFNs of 4 KiB pages. */
 
-static gboolean
-chain_readable_only(const VmmVirtqChain *chain, GError **error)
+static bool
+chain_readable_only(const VmmVirtqChain *chain, VmmError **error)
 {
-	for (guint i = 0; i < chain->n_descs; i++)
+	for (unsigned i = 0; i < chain->n_descs; i++)
 		if (chain->descs[i].device_writable)
 			return broken(error, "device-writable buffer in a driver-to-device queue");
-	return TRUE;
+	return true;
 }
 
-static guint32 *
-read_pfns(VmmBalloon *self, const VmmVirtqChain *chain, guint *n_pfns, GError **error)
+static uint32_t *
+read_pfns(VmmBalloon *self, const VmmVirtqChain *chain, unsigned *n_pfns, VmmError **error)
 {
-	g_autofree guint32 *pfns = NULL;
-	guint64 bytes = 0;
+	vmm_autofree uint32_t *pfns = NULL;
+	uint64_t bytes = 0;
 
 	if (!chain_readable_only(chain, error))
 		return NULL;
-	for (guint i = 0; i < chain->n_descs; i++)
+	for (unsigned i = 0; i < chain->n_descs; i++)
 		bytes += chain->descs[i].length;
 	if (bytes % 4 != 0 || bytes / 4 > VMM_BALLOON_MAX_PFNS_PER_BUFFER) {
-		broken(error, "PFN buffer of %" G_GUINT64_FORMAT " bytes", bytes);
+		broken(error, "PFN buffer of %" PRIu64 " bytes", bytes);
 		return NULL;
 	}
-	pfns = g_new(guint32, MAX(bytes / 4, 1));
-	vmm_virtq_chain_read(self->memory, chain, (guint8 *)pfns, bytes);
+	pfns = vmm_new0(uint32_t, VMM_MAX(bytes / 4, 1));
+	vmm_virtq_chain_read(self->memory, chain, (uint8_t *)pfns, bytes);
 	*n_pfns = bytes / 4;
-	for (guint i = 0; i < *n_pfns; i++)
-		pfns[i] = GUINT32_FROM_LE(pfns[i]);
-	return g_steal_pointer(&pfns);
+	for (unsigned i = 0; i < *n_pfns; i++)
+		pfns[i] = le32toh(pfns[i]);
+	return vmm_steal_pointer(&pfns);
 }
 
-static gboolean
-check_pfns(VmmBalloon *self, const guint32 *pfns, guint n_pfns, GError **error)
+static bool
+check_pfns(VmmBalloon *self, const uint32_t *pfns, unsigned n_pfns, VmmError **error)
 {
-	guint64 address;
+	uint64_t address;
 
-	for (guint i = 0; i < n_pfns; i++)
+	for (unsigned i = 0; i < n_pfns; i++)
 		if (!vmm_memory_pfn_to_address(self->memory, pfns[i], &address))
 			return broken(error, "PFN 0x%x is not guest RAM", pfns[i]);
-	return TRUE;
+	return true;
 }
 
-static gint
-compare_pfns(gconstpointer a, gconstpointer b)
+static int
+compare_pfns(const void *a, const void *b)
 {
-	guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
 }
 
 /* Discards sorted, valid @pfns[start..end) as one range and marks them. */
 static void
-discard_run(VmmBalloon *self, const guint32 *pfns, guint start, guint end)
+discard_run(VmmBalloon *self, const uint32_t *pfns, unsigned start, unsigned end)
 {
-	guint64 first = pfns[start];
-	guint64 length = ((guint64)pfns[end - 1] - first + 1) * VMM_PAGE_SIZE;
-	g_autoptr(GError) error = NULL;
+	uint64_t first = pfns[start];
+	uint64_t length = ((uint64_t)pfns[end - 1] - first + 1) * VMM_PAGE_SIZE;
+	vmm_autoptr(VmmError) error = NULL;
 
 	self->discard_count++;
 	if (!vmm_memory_discard(self->memory, first * VMM_PAGE_SIZE, length, &error)) {
-		g_warning("balloon: %s", error->message);
+		vmm_warning("balloon: %s", error->message);
 		return;
 	}
-	for (guint i = start; i < end; i++)
-		mark_page(self, pfns[i], TRUE);
+	for (unsigned i = start; i < end; i++)
+		mark_page(self, pfns[i], true);
 }
 
-static gboolean
-extends_run(VmmBalloon *self, const guint32 *pfns, guint start, guint next)
+static bool
+extends_run(VmmBalloon *self, const uint32_t *pfns, unsigned start, unsigned next)
 {
-	guint64 first = pfns[start];
+	uint64_t first = pfns[start];
 
 	if (pfns[next] == pfns[next - 1])
-		return TRUE;
+		return true;
 	return pfns[next] == pfns[next - 1] + 1 &&
 	       vmm_memory_contains(self->memory,
 				   first * VMM_PAGE_SIZE,
-				   ((guint64)pfns[next] - first + 1) * VMM_PAGE_SIZE);
+				   ((uint64_t)pfns[next] - first + 1) * VMM_PAGE_SIZE);
 }
 
-static gboolean
-inflate(VmmBalloon *self, const VmmVirtqChain *chain, GError **error)
+static bool
+inflate(VmmBalloon *self, const VmmVirtqChain *chain, VmmError **error)
 {
-	guint n_pfns = 0;
-	g_autofree guint32 *pfns = read_pfns(self, chain, &n_pfns, error);
-	guint start = 0;
+	unsigned n_pfns = 0;
+	vmm_autofree uint32_t *pfns = read_pfns(self, chain, &n_pfns, error);
+	unsigned start = 0;
 
 	if (pfns == NULL || !check_pfns(self, pfns, n_pfns, error))
-		return FALSE;
+		return false;
 	qsort(pfns, n_pfns, sizeof(*pfns), compare_pfns);
 	while (start < n_pfns) {
-		guint end = start + 1;
+		unsigned end = start + 1;
 		while (end < n_pfns && extends_run(self, pfns, start, end))
 			end++;
 		discard_run(self, pfns, start, end);
 		start = end;
 	}
-	return TRUE;
+	return true;
 }
 
-static gboolean
-deflate(VmmBalloon *self, const VmmVirtqChain *chain, GError **error)
+static bool
+deflate(VmmBalloon *self, const VmmVirtqChain *chain, VmmError **error)
 {
-	guint n_pfns = 0;
-	g_autofree guint32 *pfns = read_pfns(self, chain, &n_pfns, error);
+	unsigned n_pfns = 0;
+	vmm_autofree uint32_t *pfns = read_pfns(self, chain, &n_pfns, error);
 
 	if (pfns == NULL || !check_pfns(self, pfns, n_pfns, error))
-		return FALSE;
-	for (guint i = 0; i < n_pfns; i++) {
+		return false;
+	for (unsigned i = 0; i < n_pfns; i++) {
 		if (!page_ballooned(self, pfns[i]) && !self->warned_unknown_deflate) {
-			g_message("balloon: guest deflated PFN 0x%x it never inflated; ignored "
-				  "(logged once)",
-				  pfns[i]);
-			self->warned_unknown_deflate = TRUE;
+			vmm_message("balloon: guest deflated PFN 0x%x it never inflated; ignored "
+				    "(logged once)",
+				    pfns[i]);
+			self->warned_unknown_deflate = true;
 		}
-		mark_page(self, pfns[i], FALSE);
+		mark_page(self, pfns[i], false);
 	}
-	return TRUE;
+	return true;
 }
 
 /* Free page reporting: each descriptor is a range of free guest pages. */
 
-static gboolean
-report_free_pages(VmmBalloon *self, const VmmVirtqChain *chain, GError **error)
+static bool
+report_free_pages(VmmBalloon *self, const VmmVirtqChain *chain, VmmError **error)
 {
-	g_autoptr(GError) discard_error = NULL;
-	guint64 bytes = 0;
+	vmm_autoptr(VmmError) discard_error = NULL;
+	uint64_t bytes = 0;
 
-	for (guint i = 0; i < chain->n_descs; i++) {
+	for (unsigned i = 0; i < chain->n_descs; i++) {
 		const VmmVirtqDesc *desc = &chain->descs[i];
 		if (desc->address % VMM_PAGE_SIZE != 0 || desc->length % VMM_PAGE_SIZE != 0 ||
 		    desc->length == 0)
 			return broken(error,
-				      "reported range 0x%" G_GINT64_MODIFIER
-				      "x+0x%x is not whole pages",
+				      "reported range 0x%" PRIx64 "+0x%x is not whole pages",
 				      desc->address,
 				      desc->length);
 	}
-	for (guint i = 0; i < chain->n_descs; i++) {
+	for (unsigned i = 0; i < chain->n_descs; i++) {
 		const VmmVirtqDesc *desc = &chain->descs[i];
 		self->discard_count++;
 		if (vmm_memory_discard(self->memory, desc->address, desc->length, &discard_error))
 			bytes += desc->length;
 		else
-			g_warning("balloon: %s", discard_error->message);
-		g_clear_error(&discard_error);
+			vmm_warning("balloon: %s", discard_error->message);
+		vmm_clear_error(&discard_error);
 	}
 	if (bytes != 0 && self->listener.pages_reported != NULL)
 		self->listener.pages_reported(self->listener.user_data, bytes);
-	return TRUE;
+	return true;
 }
 
 /* Statistics: packed entries of a le16 tag and a le64 value. */
 
-static gboolean
-parse_stats(VmmBalloon *self, const VmmVirtqChain *chain, GError **error)
+static bool
+parse_stats(VmmBalloon *self, const VmmVirtqChain *chain, VmmError **error)
 {
-	guint8 buffer[MAX_STAT_ENTRIES * STAT_ENTRY_SIZE];
-	gsize length;
+	uint8_t buffer[MAX_STAT_ENTRIES * STAT_ENTRY_SIZE];
+	size_t length;
 	VmmBalloonStats stats = {{0}};
 
 	if (!chain_readable_only(chain, error))
-		return FALSE;
+		return false;
 	length = vmm_virtq_chain_read(self->memory, chain, buffer, sizeof(buffer));
-	for (gsize at = 0; at + STAT_ENTRY_SIZE <= length; at += STAT_ENTRY_SIZE) {
-		guint16 tag;
-		guint64 value;
+	for (size_t at = 0; at + STAT_ENTRY_SIZE <= length; at += STAT_ENTRY_SIZE) {
+		uint16_t tag;
+		uint64_t value;
 		memcpy(&tag, buffer + at, 2);
 		memcpy(&value, buffer + at + 2, 8);
-		tag = GUINT16_FROM_LE(tag);
+		tag = le16toh(tag);
 		if (tag >= VMM_BALLOON_STAT_COUNT)
 			continue;
-		stats.values[tag] = GUINT64_FROM_LE(value);
+		stats.values[tag] = le64toh(value);
 		stats.known |= 1u << tag;
 	}
-	stats.updated = g_get_real_time();
+	stats.updated = vmm_real_time_us();
 	self->stats = stats;
 	if (self->listener.stats_updated != NULL)
 		self->listener.stats_updated(self->listener.user_data, &self->stats);
-	return TRUE;
+	return true;
 }
 
 /* Queue processing, with the transport's lock held. */
 
-typedef gboolean (*ChainHandler)(VmmBalloon *self, const VmmVirtqChain *chain, GError **error);
+typedef bool (*ChainHandler)(VmmBalloon *self, const VmmVirtqChain *chain, VmmError **error);
 
 static void
-give_up(VmmBalloon *self, guint queue_index, GError *error)
+give_up(VmmBalloon *self, unsigned queue_index, VmmError *error)
 {
-	g_autofree gchar *reason = g_strdup_printf("queue %u: %s", queue_index, error->message);
+	vmm_autofree char *reason = vmm_strdup_printf("queue %u: %s", queue_index, error->message);
 
 	vmm_virtio_set_needs_reset(self->transport, reason);
 }
 
-/* Handles and returns every available chain; FALSE once the device needs a reset. */
-static gboolean
-drain(VmmBalloon *self, guint queue_index, ChainHandler handle)
+/* Handles and returns every available chain; false once the device needs a reset. */
+static bool
+drain(VmmBalloon *self, unsigned queue_index, ChainHandler handle)
 {
 	VmmVirtqueue *queue;
 	VmmVirtqChain chain;
-	gboolean used = FALSE;
-	gboolean ok = TRUE;
+	bool used = false;
+	bool ok = true;
 
 	while (ok && (queue = vmm_virtio_get_queue(self->transport, queue_index)) != NULL) {
-		g_autoptr(GError) error = NULL;
+		vmm_autoptr(VmmError) error = NULL;
 		VmmVirtqPop popped = vmm_virtqueue_pop(queue, &chain, &error);
 		if (popped == VMM_VIRTQ_EMPTY)
 			break;
 		ok = popped == VMM_VIRTQ_CHAIN && handle(self, &chain, &error) &&
 		     vmm_virtqueue_push(queue, chain.head, 0, &error);
 		if (ok)
-			used = TRUE;
+			used = true;
 		else
 			give_up(self, queue_index, error);
 	}
@@ -331,11 +331,11 @@ static void
 return_stats_buffer(VmmBalloon *self)
 {
 	VmmVirtqueue *queue = vmm_virtio_get_queue(self->transport, self->stats_queue);
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 
 	if (queue == NULL || !self->stats_buffer_held)
 		return;
-	self->stats_buffer_held = FALSE;
+	self->stats_buffer_held = false;
 	if (!vmm_virtqueue_push(queue, self->stats_buffer_head, 0, &error)) {
 		give_up(self, self->stats_queue, error);
 		return;
@@ -351,7 +351,7 @@ drain_stats(VmmBalloon *self)
 	VmmVirtqChain chain;
 
 	while ((queue = vmm_virtio_get_queue(self->transport, self->stats_queue)) != NULL) {
-		g_autoptr(GError) error = NULL;
+		vmm_autoptr(VmmError) error = NULL;
 		VmmVirtqPop popped = vmm_virtqueue_pop(queue, &chain, &error);
 		if (popped == VMM_VIRTQ_EMPTY)
 			return;
@@ -360,24 +360,24 @@ drain_stats(VmmBalloon *self)
 			return;
 		}
 		return_stats_buffer(self);
-		self->stats_buffer_held = TRUE;
+		self->stats_buffer_held = true;
 		self->stats_buffer_head = chain.head;
 	}
 }
 
 static void
-queue_notify(gpointer device, guint queue_index)
+queue_notify(void *device, unsigned queue_index)
 {
 	VmmBalloon *self = device;
-	guint64 old_actual = self->actual_pages;
+	uint64_t old_actual = self->actual_pages;
 
 	if (queue_index == VMM_BALLOON_INFLATE_QUEUE)
 		drain(self, queue_index, inflate);
 	else if (queue_index == VMM_BALLOON_DEFLATE_QUEUE)
 		drain(self, queue_index, deflate);
-	else if ((gint)queue_index == self->stats_queue)
+	else if ((int)queue_index == self->stats_queue)
 		drain_stats(self);
-	else if ((gint)queue_index == self->reporting_queue)
+	else if ((int)queue_index == self->reporting_queue)
 		drain(self, queue_index, report_free_pages);
 	report_actual(self, old_actual);
 }
@@ -385,18 +385,18 @@ queue_notify(gpointer device, guint queue_index)
 /* The rest of VmmVirtioDeviceOps. */
 
 static void
-attach(gpointer device, VmmVirtio *transport)
+attach(void *device, VmmVirtio *transport)
 {
 	VmmBalloon *self = device;
 
 	self->transport = transport;
 }
 
-static guint64
-get_features(gpointer device)
+static uint64_t
+get_features(void *device)
 {
 	VmmBalloon *self = device;
-	guint64 features = 0;
+	uint64_t features = 0;
 
 	if (self->offered.stats)
 		features |= 1u << VMM_BALLOON_F_STATS_VQ;
@@ -408,19 +408,19 @@ get_features(gpointer device)
 }
 
 static void
-config_snapshot(VmmBalloon *self, guint8 *config)
+config_snapshot(VmmBalloon *self, uint8_t *config)
 {
-	guint32 num_pages = GUINT32_TO_LE(self->num_pages);
-	guint32 actual = GUINT32_TO_LE(self->guest_actual);
+	uint32_t num_pages = htole32(self->num_pages);
+	uint32_t actual = htole32(self->guest_actual);
 
 	memcpy(config + CONFIG_NUM_PAGES, &num_pages, 4);
 	memcpy(config + CONFIG_ACTUAL, &actual, 4);
 }
 
 static void
-config_read(gpointer device, guint32 offset, guint8 *data, guint32 size)
+config_read(void *device, uint32_t offset, uint8_t *data, uint32_t size)
 {
-	guint8 config[CONFIG_SIZE];
+	uint8_t config[CONFIG_SIZE];
 
 	config_snapshot(device, config);
 	memcpy(data, config + offset, size);
@@ -428,18 +428,18 @@ config_read(gpointer device, guint32 offset, guint8 *data, guint32 size)
 
 /* Only `actual` is the driver's to write. */
 static void
-config_write(gpointer device, guint32 offset, const guint8 *data, guint32 size)
+config_write(void *device, uint32_t offset, const uint8_t *data, uint32_t size)
 {
 	VmmBalloon *self = device;
-	guint8 config[CONFIG_SIZE];
-	guint32 actual;
+	uint8_t config[CONFIG_SIZE];
+	uint32_t actual;
 
 	config_snapshot(self, config);
 	memcpy(config + offset, data, size);
 	memcpy(&actual, config + CONFIG_ACTUAL, 4);
-	if (self->guest_actual == GUINT32_FROM_LE(actual))
+	if (self->guest_actual == le32toh(actual))
 		return;
-	self->guest_actual = GUINT32_FROM_LE(actual);
+	self->guest_actual = le32toh(actual);
 	/* The guest's claim is shown beside the verified size, so it changes the picture too. */
 	if (self->listener.actual_changed != NULL)
 		self->listener.actual_changed(self->listener.user_data,
@@ -447,31 +447,31 @@ config_write(gpointer device, guint32 offset, const guint8 *data, guint32 size)
 }
 
 static void
-activate(gpointer device, VmmVirtio *transport, guint64 features)
+activate(void *device, VmmVirtio *transport, uint64_t features)
 {
 	VmmBalloon *self = device;
-	gboolean stats = (features >> VMM_BALLOON_F_STATS_VQ) & 1;
-	gboolean reporting = (features >> VMM_BALLOON_F_FREE_PAGE_REPORTING) & 1;
+	bool stats = (features >> VMM_BALLOON_F_STATS_VQ) & 1;
+	bool reporting = (features >> VMM_BALLOON_F_FREE_PAGE_REPORTING) & 1;
 
 	self->stats_queue = stats ? 2 : NO_QUEUE;
 	self->reporting_queue = reporting ? 2 + stats : NO_QUEUE;
 	/* Linux posts its first stats buffer before DRIVER_OK: pick up what is already there. */
-	for (guint i = 0; i < NUM_QUEUES; i++)
+	for (unsigned i = 0; i < NUM_QUEUES; i++)
 		queue_notify(self, i);
 }
 
 static void
-reset(gpointer device)
+reset(void *device)
 {
 	VmmBalloon *self = device;
-	guint64 old_actual = self->actual_pages;
+	uint64_t old_actual = self->actual_pages;
 
 	/* A reset guest owns all its memory again; discarded pages fault back in as zeros. */
-	memset(self->ballooned, 0, (self->n_pfns + 63) / 64 * sizeof(guint64));
+	memset(self->ballooned, 0, (self->n_pfns + 63) / 64 * sizeof(uint64_t));
 	self->actual_pages = 0;
 	self->guest_actual = 0;
 	self->stats_queue = self->reporting_queue = NO_QUEUE;
-	self->stats_buffer_held = FALSE;
+	self->stats_buffer_held = false;
 	report_actual(self, old_actual);
 }
 
@@ -502,7 +502,7 @@ vmm_balloon_new(VmmMemory *memory,
 		const VmmBalloonFeatures *features,
 		const VmmBalloonListener *listener)
 {
-	VmmBalloon *self = g_new0(VmmBalloon, 1);
+	VmmBalloon *self = vmm_new0(VmmBalloon, 1);
 	const VmmMemoryRegion *last = &memory->regions[memory->n_regions - 1];
 
 	self->memory = memory;
@@ -510,7 +510,7 @@ vmm_balloon_new(VmmMemory *memory,
 	if (listener != NULL)
 		self->listener = *listener;
 	self->n_pfns = (last->guest_address + last->size) / VMM_PAGE_SIZE;
-	self->ballooned = g_new0(guint64, (self->n_pfns + 63) / 64);
+	self->ballooned = vmm_new0(uint64_t, (self->n_pfns + 63) / 64);
 	self->stats_queue = self->reporting_queue = NO_QUEUE;
 	return self;
 }
@@ -520,37 +520,37 @@ vmm_balloon_free(VmmBalloon *self)
 {
 	if (self == NULL)
 		return;
-	g_free(self->ballooned);
-	g_free(self);
+	free(self->ballooned);
+	free(self);
 }
 
 void
-vmm_balloon_set_target(VmmBalloon *self, guint64 bytes)
+vmm_balloon_set_target(VmmBalloon *self, uint64_t bytes)
 {
-	guint64 pages = MIN(bytes / VMM_PAGE_SIZE, vmm_memory_page_count(self->memory));
+	uint64_t pages = VMM_MIN(bytes / VMM_PAGE_SIZE, vmm_memory_page_count(self->memory));
 
 	lock(self);
-	self->num_pages = MIN(pages, G_MAXUINT32);
+	self->num_pages = VMM_MIN(pages, UINT32_MAX);
 	if (self->transport != NULL)
 		vmm_virtio_notify_config(self->transport);
 	unlock(self);
 }
 
-guint64
+uint64_t
 vmm_balloon_get_target(VmmBalloon *self)
 {
-	guint64 bytes;
+	uint64_t bytes;
 
 	lock(self);
-	bytes = (guint64)self->num_pages * VMM_PAGE_SIZE;
+	bytes = (uint64_t)self->num_pages * VMM_PAGE_SIZE;
 	unlock(self);
 	return bytes;
 }
 
-guint64
+uint64_t
 vmm_balloon_get_actual(VmmBalloon *self)
 {
-	guint64 bytes;
+	uint64_t bytes;
 
 	lock(self);
 	bytes = self->actual_pages * VMM_PAGE_SIZE;
@@ -558,13 +558,13 @@ vmm_balloon_get_actual(VmmBalloon *self)
 	return bytes;
 }
 
-guint64
+uint64_t
 vmm_balloon_get_guest_actual(VmmBalloon *self)
 {
-	guint64 bytes;
+	uint64_t bytes;
 
 	lock(self);
-	bytes = (guint64)self->guest_actual * VMM_PAGE_SIZE;
+	bytes = (uint64_t)self->guest_actual * VMM_PAGE_SIZE;
 	unlock(self);
 	return bytes;
 }
@@ -586,10 +586,10 @@ vmm_balloon_request_stats(VmmBalloon *self)
 	unlock(self);
 }
 
-guint64
+uint64_t
 vmm_balloon_get_discard_count(VmmBalloon *self)
 {
-	guint64 count;
+	uint64_t count;
 
 	lock(self);
 	count = self->discard_count;

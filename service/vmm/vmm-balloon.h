@@ -8,8 +8,6 @@
 #include "vmm-memory.h"
 #include "vmm-virtio.h"
 
-G_BEGIN_DECLS
-
 /* Feature bits (virtio 1.2, 5.5.3) the device offers when configured to. */
 #define VMM_BALLOON_F_STATS_VQ 1
 #define VMM_BALLOON_F_DEFLATE_ON_OOM 2
@@ -30,15 +28,15 @@ G_BEGIN_DECLS
 /* Guest statistics, indexed by the virtio-balloon stat tags (VIRTIO_BALLOON_S_*). */
 #define VMM_BALLOON_STAT_COUNT 16
 typedef struct {
-	guint64 values[VMM_BALLOON_STAT_COUNT];
-	guint32 known;  /* bit n set: values[n] was reported */
-	gint64 updated; /* g_get_real_time() of the report, 0 if none */
+	uint64_t values[VMM_BALLOON_STAT_COUNT];
+	uint32_t known;  /* bit n set: values[n] was reported */
+	int64_t updated; /* g_get_real_time() of the report, 0 if none */
 } VmmBalloonStats;
 
 typedef struct {
-	gboolean deflate_on_oom;
-	gboolean free_page_reporting;
-	gboolean stats;
+	bool deflate_on_oom;
+	bool free_page_reporting;
+	bool stats;
 } VmmBalloonFeatures;
 
 /*
@@ -51,10 +49,10 @@ typedef struct {
  * reporting discarded @bytes more.
  */
 typedef struct {
-	void (*actual_changed)(gpointer user_data, guint64 actual_bytes);
-	void (*stats_updated)(gpointer user_data, const VmmBalloonStats *stats);
-	void (*pages_reported)(gpointer user_data, guint64 bytes);
-	gpointer user_data;
+	void (*actual_changed)(void *user_data, uint64_t actual_bytes);
+	void (*stats_updated)(void *user_data, const VmmBalloonStats *stats);
+	void (*pages_reported)(void *user_data, uint64_t bytes);
+	void *user_data;
 } VmmBalloonListener;
 
 typedef struct _VmmBalloon VmmBalloon;
@@ -64,7 +62,7 @@ VmmBalloon *vmm_balloon_new(VmmMemory *memory,
 			    const VmmBalloonFeatures *features,
 			    const VmmBalloonListener *listener);
 void vmm_balloon_free(VmmBalloon *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmBalloon, vmm_balloon_free)
+VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmBalloon, vmm_balloon_free)
 
 /* What a transport needs to carry the balloon (device id 5). */
 const VmmVirtioDeviceOps *vmm_balloon_get_ops(void);
@@ -76,12 +74,12 @@ const VmmVirtioDeviceOps *vmm_balloon_get_ops(void);
 
 /* Asks the guest to hold @bytes (rounded down to pages, at most guest RAM): num_pages + config
  * interrupt. */
-void vmm_balloon_set_target(VmmBalloon *self, guint64 bytes);
-guint64 vmm_balloon_get_target(VmmBalloon *self);
+void vmm_balloon_set_target(VmmBalloon *self, uint64_t bytes);
+uint64_t vmm_balloon_get_target(VmmBalloon *self);
 /* Bytes the guest gave and the host discarded: each page once, until deflated or reset. */
-guint64 vmm_balloon_get_actual(VmmBalloon *self);
+uint64_t vmm_balloon_get_actual(VmmBalloon *self);
 /* The driver's own claim (config field actual), in bytes: for display, never for accounting. */
-guint64 vmm_balloon_get_guest_actual(VmmBalloon *self);
+uint64_t vmm_balloon_get_guest_actual(VmmBalloon *self);
 void vmm_balloon_get_stats(VmmBalloon *self, VmmBalloonStats *stats);
 /*
  * Hands the stats buffer the driver posted back to it, so that it refills
@@ -91,6 +89,4 @@ void vmm_balloon_get_stats(VmmBalloon *self, VmmBalloonStats *stats);
 void vmm_balloon_request_stats(VmmBalloon *self);
 /* How many vmm_memory_discard() calls inflation and reporting made: coalescing, for tests and
  * metrics. */
-guint64 vmm_balloon_get_discard_count(VmmBalloon *self);
-
-G_END_DECLS
+uint64_t vmm_balloon_get_discard_count(VmmBalloon *self);

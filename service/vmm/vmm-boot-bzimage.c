@@ -36,47 +36,47 @@
 #define ENTRY_64_OFFSET 0x200
 
 typedef struct {
-	const guint8 *data;
-	gsize size;
-	guint8 params[BOOT_PARAMS_SIZE];
+	const uint8_t *data;
+	size_t size;
+	uint8_t params[BOOT_PARAMS_SIZE];
 } BzImage;
 
-static guint32
-read_le(const guint8 *base, gsize offset, guint width)
+static uint32_t
+read_le(const uint8_t *base, size_t offset, unsigned width)
 {
-	guint32 value = 0;
-	for (guint i = 0; i < width; i++)
-		value |= (guint32)base[offset + i] << (8 * i);
+	uint32_t value = 0;
+	for (unsigned i = 0; i < width; i++)
+		value |= (uint32_t)base[offset + i] << (8 * i);
 	return value;
 }
 
 static void
-write_le(guint8 *base, gsize offset, guint64 value, guint width)
+write_le(uint8_t *base, size_t offset, uint64_t value, unsigned width)
 {
-	for (guint i = 0; i < width; i++)
-		base[offset + i] = (guint8)(value >> (8 * i));
+	for (unsigned i = 0; i < width; i++)
+		base[offset + i] = (uint8_t)(value >> (8 * i));
 }
 
-gboolean
-vmm_boot_is_bzimage(GBytes *image)
+bool
+vmm_boot_is_bzimage(const VmmBlob *image)
 {
-	gsize size = 0;
-	const guint8 *data = g_bytes_get_data(image, &size);
+	size_t size = 0;
+	const uint8_t *data = (size = image->size, image->data);
 	return size > HEADER_MAGIC_OFFSET + 4 &&
 	       read_le(data, HEADER_MAGIC_OFFSET, 4) == HEADER_MAGIC;
 }
 
-static gboolean
-bz_error(GError **error, const gchar *problem)
+static bool
+bz_error(VmmError **error, const char *problem)
 {
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "Bad bzImage: %s", problem);
-	return FALSE;
+	vmm_set_error(error, EBADMSG, "Bad bzImage: %s", problem);
+	return false;
 }
 
-static gboolean
-copy_setup_header(BzImage *bz, GError **error)
+static bool
+copy_setup_header(BzImage *bz, VmmError **error)
 {
-	gsize end = HEADER_MAGIC_OFFSET + bz->data[SETUP_HEADER_LENGTH_BYTE];
+	size_t end = HEADER_MAGIC_OFFSET + bz->data[SETUP_HEADER_LENGTH_BYTE];
 
 	if (end > bz->size || end > BOOT_PARAMS_SIZE)
 		return bz_error(error, "setup header outside the file");
@@ -87,73 +87,75 @@ copy_setup_header(BzImage *bz, GError **error)
 	       end - SETUP_HEADER_START);
 	if ((read_le(bz->params, XLOADFLAGS, 2) & XLF_KERNEL_64) == 0)
 		return bz_error(error, "no 64-bit entry point");
-	return TRUE;
+	return true;
 }
 
-static gboolean
-load_kernel(VmmMemory *memory, BzImage *bz, VmmBootInfo *info, GError **error)
+static bool
+load_kernel(VmmMemory *memory, BzImage *bz, VmmBootInfo *info, VmmError **error)
 {
-	guint setup_sects = bz->data[SETUP_SECTS] != 0 ? bz->data[SETUP_SECTS] : 4;
-	gsize offset = (gsize)(setup_sects + 1) * 512;
-	guint64 load = read_le(bz->params, PREF_ADDRESS, 4) |
-		       ((guint64)read_le(bz->params, PREF_ADDRESS + 4, 4) << 32);
-	guint64 init_size = read_le(bz->params, INIT_SIZE, 4);
+	unsigned setup_sects = bz->data[SETUP_SECTS] != 0 ? bz->data[SETUP_SECTS] : 4;
+	size_t offset = (size_t)(setup_sects + 1) * 512;
+	uint64_t load = read_le(bz->params, PREF_ADDRESS, 4) |
+			((uint64_t)read_le(bz->params, PREF_ADDRESS + 4, 4) << 32);
+	uint64_t init_size = read_le(bz->params, INIT_SIZE, 4);
 
 	if (offset >= bz->size)
 		return bz_error(error, "no protected-mode kernel");
 	if (load < VMM_BOOT_KERNEL_MIN)
 		load = VMM_BOOT_KERNEL_MIN;
-	if (!vmm_memory_contains(memory, load, MAX(init_size, bz->size - offset))) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_NO_SPACE,
-			    "The kernel needs %" G_GUINT64_FORMAT " MiB from 0x%" G_GINT64_MODIFIER
-			    "x; guest RAM is too small",
-			    init_size >> 20,
-			    load);
-		return FALSE;
+	if (!vmm_memory_contains(memory, load, VMM_MAX(init_size, bz->size - offset))) {
+		vmm_set_error(error,
+			      ENOSPC,
+			      "The kernel needs %" PRIu64 " MiB from 0x%" PRIx64
+			      "; guest RAM is too small",
+			      init_size >> 20,
+			      load);
+		return false;
 	}
 	if (!vmm_boot_write(memory, load, bz->data + offset, bz->size - offset, "kernel", error))
-		return FALSE;
+		return false;
 	info->kind = VMM_ENTRY_LINUX64;
 	info->entry = load + ENTRY_64_OFFSET;
-	info->image_end = load + MAX(init_size, bz->size - offset);
-	return TRUE;
+	info->image_end = load + VMM_MAX(init_size, bz->size - offset);
+	return true;
 }
 
 static void
-fill_e820(VmmMemory *memory, guint8 *params)
+fill_e820(VmmMemory *memory, uint8_t *params)
 {
 	VmmE820Entry e820[VMM_E820_MAX];
-	guint n = vmm_boot_e820(memory, e820);
+	unsigned n = vmm_boot_e820(memory, e820);
 
-	params[E820_ENTRIES] = (guint8)n;
-	for (guint i = 0; i < n; i++) {
+	params[E820_ENTRIES] = (uint8_t)n;
+	for (unsigned i = 0; i < n; i++) {
 		write_le(params, E820_TABLE + i * 20, e820[i].address, 8);
 		write_le(params, E820_TABLE + i * 20 + 8, e820[i].size, 8);
 		write_le(params, E820_TABLE + i * 20 + 16, e820[i].type, 4);
 	}
 }
 
-gboolean
-vmm_boot_load_bzimage(
-	VmmMemory *memory, GBytes *image, GBytes *initrd, VmmBootInfo *info, GError **error)
+bool
+vmm_boot_load_bzimage(VmmMemory *memory,
+		      const VmmBlob *image,
+		      const VmmBlob *initrd,
+		      VmmBootInfo *info,
+		      VmmError **error)
 {
-	g_autofree BzImage *bz = g_new0(BzImage, 1);
-	guint64 initrd_address = 0;
-	gsize initrd_size = initrd != NULL ? g_bytes_get_size(initrd) : 0;
+	vmm_autofree BzImage *bz = vmm_new0(BzImage, 1);
+	uint64_t initrd_address = 0;
+	size_t initrd_size = initrd != NULL ? initrd->size : 0;
 
-	bz->data = g_bytes_get_data(image, &bz->size);
+	bz->data = (bz->size = image->size, image->data);
 	if (!copy_setup_header(bz, error) || !load_kernel(memory, bz, info, error))
-		return FALSE;
+		return false;
 	if (initrd_size > 0 &&
 	    !vmm_boot_place_initrd(memory,
 				   initrd,
 				   info->image_end,
-				   (guint64)read_le(bz->params, INITRD_ADDR_MAX, 4) + 1,
+				   (uint64_t)read_le(bz->params, INITRD_ADDR_MAX, 4) + 1,
 				   &initrd_address,
 				   error))
-		return FALSE;
+		return false;
 	bz->params[TYPE_OF_LOADER] = LOADER_UNDEFINED;
 	bz->params[LOADFLAGS] |= LOADED_HIGH;
 	write_le(bz->params, CMD_LINE_PTR, VMM_BOOT_CMDLINE, 4);

@@ -18,64 +18,64 @@
 
 /* The Xen PVH boot ABI's start info, version 1 (with a memory map). */
 typedef struct __attribute__((packed)) {
-	guint32 magic;
-	guint32 version;
-	guint32 flags;
-	guint32 nr_modules;
-	guint64 modlist_paddr;
-	guint64 cmdline_paddr;
-	guint64 rsdp_paddr;
-	guint64 memmap_paddr;
-	guint32 memmap_entries;
-	guint32 reserved;
+	uint32_t magic;
+	uint32_t version;
+	uint32_t flags;
+	uint32_t nr_modules;
+	uint64_t modlist_paddr;
+	uint64_t cmdline_paddr;
+	uint64_t rsdp_paddr;
+	uint64_t memmap_paddr;
+	uint32_t memmap_entries;
+	uint32_t reserved;
 } HvmStartInfo;
 
 typedef struct __attribute__((packed)) {
-	guint64 paddr;
-	guint64 size;
-	guint64 cmdline_paddr;
-	guint64 reserved;
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
 } HvmModlistEntry;
 
 typedef struct __attribute__((packed)) {
-	guint64 addr;
-	guint64 size;
-	guint32 type;
-	guint32 reserved;
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+	uint32_t reserved;
 } HvmMemmapEntry;
 
 typedef struct {
-	const guint8 *data;
-	gsize size;
-	gboolean has_ring3_entry;
-	guint64 ring3_entry;
-	gboolean has_pvh_entry;
-	guint64 pvh_entry;
+	const uint8_t *data;
+	size_t size;
+	bool has_ring3_entry;
+	uint64_t ring3_entry;
+	bool has_pvh_entry;
+	uint64_t pvh_entry;
 } ElfImage;
 
-static gboolean
-elf_error(GError **error, const gchar *problem)
+static bool
+elf_error(VmmError **error, const char *problem)
 {
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "Bad ELF kernel: %s", problem);
-	return FALSE;
+	vmm_set_error(error, EBADMSG, "Bad ELF kernel: %s", problem);
+	return false;
 }
 
-gboolean
-vmm_boot_is_elf(GBytes *image)
+bool
+vmm_boot_is_elf(const VmmBlob *image)
 {
-	gsize size = 0;
-	const guint8 *data = g_bytes_get_data(image, &size);
+	size_t size = 0;
+	const uint8_t *data = (size = image->size, image->data);
 	return size >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0;
 }
 
-static gboolean
-range_in_file(const ElfImage *elf, guint64 offset, guint64 length)
+static bool
+range_in_file(const ElfImage *elf, uint64_t offset, uint64_t length)
 {
 	return offset <= elf->size && length <= elf->size - offset;
 }
 
-static gboolean
-check_header(const ElfImage *elf, const Elf64_Ehdr *eh, GError **error)
+static bool
+check_header(const ElfImage *elf, const Elf64_Ehdr *eh, VmmError **error)
 {
 	if (elf->size < sizeof(*eh))
 		return elf_error(error, "truncated header");
@@ -84,65 +84,66 @@ check_header(const ElfImage *elf, const Elf64_Ehdr *eh, GError **error)
 	if (eh->e_machine != EM_X86_64 || eh->e_type != ET_EXEC)
 		return elf_error(error, "not an x86-64 executable");
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
-	    !range_in_file(elf, eh->e_phoff, (guint64)eh->e_phnum * sizeof(Elf64_Phdr)))
+	    !range_in_file(elf, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr)))
 		return elf_error(error, "program headers outside the file");
-	return TRUE;
+	return true;
 }
 
-static guint64
-note_value(const guint8 *desc, guint32 descsz)
+static uint64_t
+note_value(const uint8_t *desc, uint32_t descsz)
 {
-	guint64 value = 0;
-	memcpy(&value, desc, MIN(descsz, sizeof(value)));
-	return GUINT64_FROM_LE(value);
+	uint64_t value = 0;
+	memcpy(&value, desc, VMM_MIN(descsz, sizeof(value)));
+	return le64toh(value);
 }
 
 static void
-record_note(ElfImage *elf, const gchar *name, guint32 type, const guint8 *desc, guint32 descsz)
+record_note(ElfImage *elf, const char *name, uint32_t type, const uint8_t *desc, uint32_t descsz)
 {
-	if (g_strcmp0(name, VBOXMEM_NOTE_NAME) == 0 && type == VBOXMEM_NOTE_RING3_ENTRY &&
+	if (vmm_strcmp0(name, VBOXMEM_NOTE_NAME) == 0 && type == VBOXMEM_NOTE_RING3_ENTRY &&
 	    descsz == 8) {
-		elf->has_ring3_entry = TRUE;
+		elf->has_ring3_entry = true;
 		elf->ring3_entry = note_value(desc, descsz);
-	} else if (g_strcmp0(name, XEN_NOTE_NAME) == 0 && type == XEN_ELFNOTE_PHYS32_ENTRY &&
+	} else if (vmm_strcmp0(name, XEN_NOTE_NAME) == 0 && type == XEN_ELFNOTE_PHYS32_ENTRY &&
 		   (descsz == 4 || descsz == 8)) {
-		elf->has_pvh_entry = TRUE;
+		elf->has_pvh_entry = true;
 		/* The ABI's entry is a 32-bit physical address, whatever the note's size. */
-		elf->pvh_entry = note_value(desc, descsz) & G_MAXUINT32;
+		elf->pvh_entry = note_value(desc, descsz) & UINT32_MAX;
 	}
 }
 
-static gboolean
-parse_notes(ElfImage *elf, const Elf64_Phdr *ph, GError **error)
+static bool
+parse_notes(ElfImage *elf, const Elf64_Phdr *ph, VmmError **error)
 {
-	guint64 offset = ph->p_offset;
-	guint64 end;
+	uint64_t offset = ph->p_offset;
+	uint64_t end;
 
 	if (!range_in_file(elf, ph->p_offset, ph->p_filesz))
 		return elf_error(error, "note segment outside the file");
 	end = ph->p_offset + ph->p_filesz;
 	while (end - offset >= sizeof(Elf64_Nhdr)) {
 		const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(elf->data + offset);
-		guint64 name_size = ((guint64)nh->n_namesz + 3) & ~3ull;
-		guint64 desc_size = ((guint64)nh->n_descsz + 3) & ~3ull;
-		const gchar *name = (const gchar *)(nh + 1);
-		g_autofree gchar *name_copy = NULL;
+		uint64_t name_size = ((uint64_t)nh->n_namesz + 3) & ~3ull;
+		uint64_t desc_size = ((uint64_t)nh->n_descsz + 3) & ~3ull;
+		const char *name = (const char *)(nh + 1);
+		vmm_autofree char *name_copy = NULL;
 
 		offset += sizeof(*nh);
 		if (name_size > end - offset || desc_size > end - offset - name_size)
 			return elf_error(error, "note runs past its segment");
-		name_copy = g_strndup(name, nh->n_namesz);
+		name_copy = vmm_strndup(name, nh->n_namesz);
 		record_note(
 			elf, name_copy, nh->n_type, elf->data + offset + name_size, nh->n_descsz);
 		offset += name_size + desc_size;
 	}
-	return TRUE;
+	return true;
 }
 
-static gboolean
-load_segment(VmmMemory *memory, ElfImage *elf, const Elf64_Phdr *ph, guint64 *end, GError **error)
+static bool
+load_segment(
+	VmmMemory *memory, ElfImage *elf, const Elf64_Phdr *ph, uint64_t *end, VmmError **error)
 {
-	guint8 *host;
+	uint8_t *host;
 
 	if (ph->p_filesz > ph->p_memsz || !range_in_file(elf, ph->p_offset, ph->p_filesz))
 		return elf_error(error, "loadable segment outside the file");
@@ -150,40 +151,39 @@ load_segment(VmmMemory *memory, ElfImage *elf, const Elf64_Phdr *ph, guint64 *en
 		return elf_error(error, "loadable segment below 1 MiB");
 	host = vmm_memory_get(memory, ph->p_paddr, ph->p_memsz);
 	if (host == NULL) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_NO_SPACE,
-			    "The kernel segment at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
-			    " KiB) does not fit in guest RAM",
-			    (guint64)ph->p_paddr,
-			    (guint64)ph->p_memsz / 1024);
-		return FALSE;
+		vmm_set_error(error,
+			      ENOSPC,
+			      "The kernel segment at 0x%" PRIx64 " (%" PRIu64
+			      " KiB) does not fit in guest RAM",
+			      (uint64_t)ph->p_paddr,
+			      (uint64_t)ph->p_memsz / 1024);
+		return false;
 	}
 	memcpy(host, elf->data + ph->p_offset, ph->p_filesz);
 	memset(host + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
-	*end = MAX(*end, ph->p_paddr + ph->p_memsz);
-	return TRUE;
+	*end = VMM_MAX(*end, ph->p_paddr + ph->p_memsz);
+	return true;
 }
 
-gboolean
-vmm_boot_load_elf(VmmMemory *memory, GBytes *image, VmmBootInfo *info, GError **error)
+bool
+vmm_boot_load_elf(VmmMemory *memory, const VmmBlob *image, VmmBootInfo *info, VmmError **error)
 {
 	ElfImage elf = {0};
 	Elf64_Ehdr eh;
-	guint64 end = 0;
+	uint64_t end = 0;
 
-	elf.data = g_bytes_get_data(image, &elf.size);
+	elf.data = (elf.size = image->size, image->data);
 	if (elf.size >= sizeof(eh))
 		memcpy(&eh, elf.data, sizeof(eh));
 	if (!check_header(&elf, &eh, error))
-		return FALSE;
-	for (guint i = 0; i < eh.e_phnum; i++) {
+		return false;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 		memcpy(&ph, elf.data + eh.e_phoff + i * sizeof(ph), sizeof(ph));
 		if (ph.p_type == PT_NOTE && !parse_notes(&elf, &ph, error))
-			return FALSE;
+			return false;
 		if (ph.p_type == PT_LOAD && !load_segment(memory, &elf, &ph, &end, error))
-			return FALSE;
+			return false;
 	}
 	if (end == 0)
 		return elf_error(error, "no loadable segment");
@@ -199,34 +199,32 @@ vmm_boot_load_elf(VmmMemory *memory, GBytes *image, VmmBootInfo *info, GError **
 	}
 	if (!vmm_memory_contains(memory, info->entry, 1))
 		return elf_error(error, "entry point outside guest RAM");
-	return TRUE;
+	return true;
 }
 
-gboolean
+bool
 vmm_boot_write_start_info(VmmMemory *memory,
-			  guint64 initrd_address,
-			  guint64 initrd_size,
-			  GError **error)
+			  uint64_t initrd_address,
+			  uint64_t initrd_size,
+			  VmmError **error)
 {
 	VmmE820Entry e820[VMM_E820_MAX];
-	guint n = vmm_boot_e820(memory, e820);
+	unsigned n = vmm_boot_e820(memory, e820);
 	HvmMemmapEntry memmap[VMM_E820_MAX] = {0};
-	HvmModlistEntry module = {GUINT64_TO_LE(initrd_address), GUINT64_TO_LE(initrd_size), 0, 0};
+	HvmModlistEntry module = {htole64(initrd_address), htole64(initrd_size), 0, 0};
 	HvmStartInfo start = {
-		.magic = GUINT32_TO_LE(HVM_START_MAGIC),
-		.version = GUINT32_TO_LE(1),
-		.nr_modules = GUINT32_TO_LE(initrd_size > 0 ? 1 : 0),
-		.modlist_paddr = GUINT64_TO_LE(initrd_size > 0 ? VMM_BOOT_MODLIST : 0),
-		.cmdline_paddr = GUINT64_TO_LE(VMM_BOOT_CMDLINE),
-		.memmap_paddr = GUINT64_TO_LE(VMM_BOOT_MEMMAP),
-		.memmap_entries = GUINT32_TO_LE(n),
+		.magic = htole32(HVM_START_MAGIC),
+		.version = htole32(1),
+		.nr_modules = htole32(initrd_size > 0 ? 1 : 0),
+		.modlist_paddr = htole64(initrd_size > 0 ? VMM_BOOT_MODLIST : 0),
+		.cmdline_paddr = htole64(VMM_BOOT_CMDLINE),
+		.memmap_paddr = htole64(VMM_BOOT_MEMMAP),
+		.memmap_entries = htole32(n),
 	};
 
-	for (guint i = 0; i < n; i++)
-		memmap[i] = (HvmMemmapEntry){GUINT64_TO_LE(e820[i].address),
-					     GUINT64_TO_LE(e820[i].size),
-					     GUINT32_TO_LE(e820[i].type),
-					     0};
+	for (unsigned i = 0; i < n; i++)
+		memmap[i] = (HvmMemmapEntry){
+			htole64(e820[i].address), htole64(e820[i].size), htole32(e820[i].type), 0};
 	return vmm_boot_write(
 		       memory, VMM_BOOT_MEMMAP, memmap, n * sizeof(memmap[0]), "memmap", error) &&
 	       vmm_boot_write(

@@ -5,46 +5,46 @@
 
 #pragma once
 
-#include <gio/gio.h>
+#include "vmm-error.h"
 
 #include "vmm-boot.h"
-
-G_BEGIN_DECLS
 
 #define E820_RAM 1
 #define E820_RESERVED 2
 #define VMM_E820_MAX 4
 
 typedef struct {
-	guint64 address;
-	guint64 size;
-	guint32 type;
+	uint64_t address;
+	uint64_t size;
+	uint32_t type;
 } VmmE820Entry;
 
-guint vmm_boot_e820(VmmMemory *memory, VmmE820Entry entries[VMM_E820_MAX]);
-gboolean vmm_boot_write(VmmMemory *memory,
-			guint64 guest_address,
-			gconstpointer data,
-			gsize length,
-			const gchar *what,
-			GError **error);
-gboolean vmm_boot_place_initrd(VmmMemory *memory,
-			       GBytes *initrd,
-			       guint64 image_end,
-			       guint64 ceiling,
-			       guint64 *address,
-			       GError **error);
-gboolean vmm_boot_write_cmdline(VmmMemory *memory, const gchar *cmdline, GError **error);
+unsigned vmm_boot_e820(VmmMemory *memory, VmmE820Entry entries[VMM_E820_MAX]);
+bool vmm_boot_write(VmmMemory *memory,
+		    uint64_t guest_address,
+		    const void *data,
+		    size_t length,
+		    const char *what,
+		    VmmError **error);
+bool vmm_boot_place_initrd(VmmMemory *memory,
+			   const VmmBlob *initrd,
+			   uint64_t image_end,
+			   uint64_t ceiling,
+			   uint64_t *address,
+			   VmmError **error);
+bool vmm_boot_write_cmdline(VmmMemory *memory, const char *cmdline, VmmError **error);
 
-gboolean vmm_boot_is_elf(GBytes *image);
-gboolean vmm_boot_load_elf(VmmMemory *memory, GBytes *image, VmmBootInfo *info, GError **error);
-gboolean vmm_boot_write_start_info(VmmMemory *memory,
-				   guint64 initrd_address,
-				   guint64 initrd_size,
-				   GError **error);
+bool vmm_boot_is_elf(const VmmBlob *image);
+bool
+vmm_boot_load_elf(VmmMemory *memory, const VmmBlob *image, VmmBootInfo *info, VmmError **error);
+bool vmm_boot_write_start_info(VmmMemory *memory,
+			       uint64_t initrd_address,
+			       uint64_t initrd_size,
+			       VmmError **error);
 
-gboolean vmm_boot_is_bzimage(GBytes *image);
-gboolean vmm_boot_load_bzimage(
-	VmmMemory *memory, GBytes *image, GBytes *initrd, VmmBootInfo *info, GError **error);
-
-G_END_DECLS
+bool vmm_boot_is_bzimage(const VmmBlob *image);
+bool vmm_boot_load_bzimage(VmmMemory *memory,
+			   const VmmBlob *image,
+			   const VmmBlob *initrd,
+			   VmmBootInfo *info,
+			   VmmError **error);

@@ -5,18 +5,22 @@
 
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmm-boot-private.h"
 
 #define INITRD_ALIGN VMM_PAGE_SIZE
 
 /* The RAM the guest sees, as the e820 map describes it. */
-guint
+unsigned
 vmm_boot_e820(VmmMemory *memory, VmmE820Entry entries[VMM_E820_MAX])
 {
 	const VmmMemoryRegion *low = &memory->regions[0];
-	guint n = 0;
+	unsigned n = 0;
 
 	entries[n++] = (VmmE820Entry){0, VMM_BOOT_LOW_RAM_END, E820_RAM};
 	entries[n++] = (VmmE820Entry){
@@ -29,151 +33,190 @@ vmm_boot_e820(VmmMemory *memory, VmmE820Entry entries[VMM_E820_MAX])
 	return n;
 }
 
-gboolean
+bool
 vmm_boot_write(VmmMemory *memory,
-	       guint64 guest_address,
-	       gconstpointer data,
-	       gsize length,
-	       const gchar *what,
-	       GError **error)
+	       uint64_t guest_address,
+	       const void *data,
+	       size_t length,
+	       const char *what,
+	       VmmError **error)
 {
-	guint8 *host = vmm_memory_get(memory, guest_address, length);
+	uint8_t *host = vmm_memory_get(memory, guest_address, length);
 
 	if (host == NULL) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_DATA,
-			    "%s (%" G_GSIZE_FORMAT " bytes at 0x%" G_GINT64_MODIFIER
-			    "x) does not fit in guest memory",
-			    what,
-			    length,
-			    guest_address);
-		return FALSE;
+		vmm_set_error(error,
+			      EBADMSG,
+			      "%s (%"
+			      "zu"
+			      " bytes at 0x%" PRIx64 ") does not fit in guest memory",
+			      what,
+			      length,
+			      guest_address);
+		return false;
 	}
 	memcpy(host, data, length);
-	return TRUE;
+	return true;
 }
 
 /* Linux and the test guest both look for the initrd high, out of the way of the kernel. */
-gboolean
+bool
 vmm_boot_place_initrd(VmmMemory *memory,
-		      GBytes *initrd,
-		      guint64 image_end,
-		      guint64 ceiling,
-		      guint64 *address,
-		      GError **error)
+		      const VmmBlob *initrd,
+		      uint64_t image_end,
+		      uint64_t ceiling,
+		      uint64_t *address,
+		      VmmError **error)
 {
-	gsize size = g_bytes_get_size(initrd);
-	guint64 top = MIN(memory->regions[0].size, ceiling);
-	guint64 start;
+	size_t size = initrd->size;
+	uint64_t top = VMM_MIN(memory->regions[0].size, ceiling);
+	uint64_t start;
 
-	if (size > top || (start = (top - size) & ~(guint64)(INITRD_ALIGN - 1)) < image_end) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_NO_SPACE,
-			    "The initrd (%" G_GSIZE_FORMAT
-			    " KiB) does not fit in guest RAM between "
-			    "the kernel's end at 0x%" G_GINT64_MODIFIER
-			    "x and 0x%" G_GINT64_MODIFIER "x",
-			    size / 1024,
-			    image_end,
-			    top);
-		return FALSE;
+	if (size > top || (start = (top - size) & ~(uint64_t)(INITRD_ALIGN - 1)) < image_end) {
+		vmm_set_error(error,
+			      ENOSPC,
+			      "The initrd (%"
+			      "zu"
+			      " KiB) does not fit in guest RAM between "
+			      "the kernel's end at 0x%" PRIx64 " and 0x%" PRIx64,
+			      size / 1024,
+			      image_end,
+			      top);
+		return false;
 	}
 	*address = start;
-	return vmm_boot_write(
-		memory, start, g_bytes_get_data(initrd, NULL), size, "The initrd", error);
+	return vmm_boot_write(memory, start, initrd->data, size, "The initrd", error);
 }
 
-gboolean
-vmm_boot_write_cmdline(VmmMemory *memory, const gchar *cmdline, GError **error)
+bool
+vmm_boot_write_cmdline(VmmMemory *memory, const char *cmdline, VmmError **error)
 {
-	gsize length = strlen(cmdline) + 1;
+	size_t length = strlen(cmdline) + 1;
 
 	if (length > VMM_BOOT_CMDLINE_MAX) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "The kernel command line is %" G_GSIZE_FORMAT
-			    " bytes long; at most %u fit",
-			    length - 1,
-			    VMM_BOOT_CMDLINE_MAX - 1);
-		return FALSE;
+		vmm_set_error(error,
+			      EINVAL,
+			      "The kernel command line is %"
+			      "zu"
+			      " bytes long; at most %u fit",
+			      length - 1,
+			      VMM_BOOT_CMDLINE_MAX - 1);
+		return false;
 	}
 	return vmm_boot_write(memory, VMM_BOOT_CMDLINE, cmdline, length, "The command line", error);
 }
 
-gboolean
+bool
 vmm_boot_load(VmmMemory *memory,
-	      GBytes *kernel,
-	      GBytes *initrd,
-	      const gchar *cmdline,
+	      const VmmBlob *kernel,
+	      const VmmBlob *initrd,
+	      const char *cmdline,
 	      VmmBootInfo *info,
-	      GError **error)
+	      VmmError **error)
 {
-	guint64 initrd_address = 0;
-	gsize initrd_size = initrd != NULL ? g_bytes_get_size(initrd) : 0;
+	uint64_t initrd_address = 0;
+	size_t initrd_size = initrd != NULL ? initrd->size : 0;
 
 	if (memory->regions[0].size < 2 * VMM_BOOT_KERNEL_MIN) {
-		g_set_error_literal(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    "Guest memory must be at least 2 MiB");
-		return FALSE;
+		vmm_set_error_literal(error, EINVAL, "Guest memory must be at least 2 MiB");
+		return false;
 	}
 	if (!vmm_boot_write_cmdline(memory, cmdline != NULL ? cmdline : "", error))
-		return FALSE;
+		return false;
 	if (vmm_boot_is_bzimage(kernel))
 		return vmm_boot_load_bzimage(memory, kernel, initrd, info, error);
 	if (!vmm_boot_is_elf(kernel)) {
-		g_set_error_literal(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_NOT_SUPPORTED,
-				    "The kernel is neither an ELF image nor a bzImage");
-		return FALSE;
+		vmm_set_error_literal(
+			error, ENOTSUP, "The kernel is neither an ELF image nor a bzImage");
+		return false;
 	}
 	if (!vmm_boot_load_elf(memory, kernel, info, error))
-		return FALSE;
+		return false;
 	if (initrd_size > 0 &&
 	    !vmm_boot_place_initrd(
-		    memory, initrd, info->image_end, G_MAXUINT64, &initrd_address, error))
-		return FALSE;
+		    memory, initrd, info->image_end, UINT64_MAX, &initrd_address, error))
+		return false;
 	info->boot_data = VMM_BOOT_START_INFO;
 	return vmm_boot_write_start_info(memory, initrd_address, initrd_size, error);
 }
 
-static GBytes *
-read_file(const gchar *path, const gchar *what, GError **error)
-{
-	g_autoptr(GError) error_local = NULL;
-	g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, &error_local);
+/* A file mapped read-only while it is loaded. */
+typedef struct {
+	VmmBlob blob;
+	void *map;
+} MappedFile;
 
-	if (file == NULL) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_FAILED,
-			    "Cannot read the %s: %s",
-			    what,
-			    error_local->message);
-		return NULL;
+static bool
+map_file(const char *path, const char *what, MappedFile *file, VmmError **error)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int saved_errno = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return vmm_set_error(error,
+				     saved_errno,
+				     "Cannot read the %s %s: %s",
+				     what,
+				     path,
+				     strerror(saved_errno));
 	}
-	return g_mapped_file_get_bytes(file);
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return vmm_set_error(
+			error, EINVAL, "Cannot read the %s %s: not a regular file", what, path);
+	}
+	if (st.st_size > 0) {
+		file->map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (file->map == MAP_FAILED) {
+			int saved_errno = errno;
+
+			file->map = NULL;
+			close(fd);
+			return vmm_set_error(error,
+					     saved_errno,
+					     "Cannot read the %s %s: %s",
+					     what,
+					     path,
+					     strerror(saved_errno));
+		}
+	}
+	close(fd);
+	file->blob.data = file->map;
+	file->blob.size = st.st_size;
+	return true;
 }
 
-gboolean
-vmm_boot_load_files(VmmMemory *memory,
-		    const gchar *kernel_path,
-		    const gchar *initrd_path,
-		    const gchar *cmdline,
-		    VmmBootInfo *info,
-		    GError **error)
+static void
+unmap_file(MappedFile *file)
 {
-	g_autoptr(GBytes) kernel = read_file(kernel_path, "kernel", error);
-	g_autoptr(GBytes) initrd = NULL;
+	if (file->map != NULL)
+		munmap(file->map, file->blob.size);
+	file->map = NULL;
+}
 
-	if (kernel == NULL)
-		return FALSE;
-	if (initrd_path != NULL && (initrd = read_file(initrd_path, "initrd", error)) == NULL)
-		return FALSE;
-	return vmm_boot_load(memory, kernel, initrd, cmdline, info, error);
+bool
+vmm_boot_load_files(VmmMemory *memory,
+		    const char *kernel_path,
+		    const char *initrd_path,
+		    const char *cmdline,
+		    VmmBootInfo *info,
+		    VmmError **error)
+{
+	MappedFile kernel = {{NULL, 0}, NULL};
+	MappedFile initrd = {{NULL, 0}, NULL};
+	bool ok = map_file(kernel_path, "kernel", &kernel, error) &&
+		  (initrd_path == NULL || map_file(initrd_path, "initrd", &initrd, error)) &&
+		  vmm_boot_load(memory,
+				&kernel.blob,
+				initrd_path != NULL ? &initrd.blob : NULL,
+				cmdline,
+				info,
+				error);
+
+	unmap_file(&initrd);
+	unmap_file(&kernel);
+	return ok;
 }

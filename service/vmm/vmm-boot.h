@@ -7,8 +7,6 @@
 
 #include "vmm-memory.h"
 
-G_BEGIN_DECLS
-
 /* Where the VMM keeps its boot data in low guest memory (docs/guest-interface.md). */
 #define VMM_BOOT_GDT 0x500
 #define VMM_BOOT_TSS 0x1000
@@ -24,6 +22,12 @@ G_BEGIN_DECLS
 #define VMM_BOOT_LOW_RAM_END 0x9fc00
 #define VMM_BOOT_KERNEL_MIN 0x100000
 
+/* Bytes of a kernel or initrd image, owned by the caller. */
+typedef struct {
+	const uint8_t *data;
+	size_t size;
+} VmmBlob;
+
 typedef enum {
 	VMM_ENTRY_RING3,   /* 64-bit, CPL 3, all memory mapped: the test guest's fast path */
 	VMM_ENTRY_PVH,     /* 32-bit protected mode, paging off (Xen PVH boot ABI) */
@@ -32,23 +36,21 @@ typedef enum {
 
 typedef struct {
 	VmmEntryKind kind;
-	guint64 entry;
+	uint64_t entry;
 	/* hvm_start_info (RBX/EBX) or boot_params (RSI), by kind. */
-	guint64 boot_data;
-	guint64 image_end;
+	uint64_t boot_data;
+	uint64_t image_end;
 } VmmBootInfo;
 
-gboolean vmm_boot_load(VmmMemory *memory,
-		       GBytes *kernel,
-		       GBytes *initrd,
-		       const gchar *cmdline,
-		       VmmBootInfo *info,
-		       GError **error);
-gboolean vmm_boot_load_files(VmmMemory *memory,
-			     const gchar *kernel_path,
-			     const gchar *initrd_path,
-			     const gchar *cmdline,
-			     VmmBootInfo *info,
-			     GError **error);
-
-G_END_DECLS
+bool vmm_boot_load(VmmMemory *memory,
+		   const VmmBlob *kernel,
+		   const VmmBlob *initrd,
+		   const char *cmdline,
+		   VmmBootInfo *info,
+		   VmmError **error);
+bool vmm_boot_load_files(VmmMemory *memory,
+			 const char *kernel_path,
+			 const char *initrd_path,
+			 const char *cmdline,
+			 VmmBootInfo *info,
+			 VmmError **error);

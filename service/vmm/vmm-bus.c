@@ -5,33 +5,34 @@
 
 #include "config.h"
 
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vmm-bus.h"
 
 typedef struct {
-	guint64 base;
-	guint64 length;
+	uint64_t base;
+	uint64_t length;
 	const VmmIoOps *ops;
-	gpointer opaque;
+	void *opaque;
 } BusRange;
 
 /* Ranges sorted by base, never overlapping; looked up on every exit, changed rarely. */
 struct _VmmBus {
-	gchar *name;
-	GRWLock lock;
-	GArray *ranges;
+	char *name;
+	pthread_rwlock_t lock;
+	BusRange *ranges;
+	unsigned n_ranges;
 };
 
 VmmBus *
-vmm_bus_new(const gchar *name)
+vmm_bus_new(const char *name)
 {
-	VmmBus *self = g_new0(VmmBus, 1);
+	VmmBus *self = vmm_new0(VmmBus, 1);
 
-	self->name = g_strdup(name);
-	g_rw_lock_init(&self->lock);
-	self->ranges = g_array_new(FALSE, FALSE, sizeof(BusRange));
+	self->name = vmm_strdup(name);
+	pthread_rwlock_init(&self->lock, NULL);
 	return self;
 }
 
@@ -40,93 +41,94 @@ vmm_bus_free(VmmBus *self)
 {
 	if (self == NULL)
 		return;
-	g_array_unref(self->ranges);
-	g_rw_lock_clear(&self->lock);
-	g_free(self->name);
-	g_free(self);
+	free(self->ranges);
+	pthread_rwlock_destroy(&self->lock);
+	free(self->name);
+	free(self);
 }
 
-static gboolean
-overlaps(const BusRange *r, guint64 base, guint64 length)
+static bool
+overlaps(const BusRange *r, uint64_t base, uint64_t length)
 {
 	return base < r->base + r->length && r->base < base + length;
 }
 
-gboolean
+bool
 vmm_bus_add(VmmBus *self,
-	    guint64 base,
-	    guint64 length,
+	    uint64_t base,
+	    uint64_t length,
 	    const VmmIoOps *ops,
-	    gpointer opaque,
-	    GError **error)
+	    void *opaque,
+	    VmmError **error)
 {
 	BusRange range = {base, length, ops, opaque};
-	guint i;
+	unsigned i;
 
 	if (length == 0 || base + length < base) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "%s: invalid range 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER "x",
-			    self->name,
-			    base,
-			    length);
-		return FALSE;
+		vmm_set_error(error,
+			      EINVAL,
+			      "%s: invalid range 0x%" PRIx64 "+0x%" PRIx64,
+			      self->name,
+			      base,
+			      length);
+		return false;
 	}
-	g_rw_lock_writer_lock(&self->lock);
-	for (i = 0; i < self->ranges->len; i++) {
-		BusRange *r = &g_array_index(self->ranges, BusRange, i);
+	pthread_rwlock_wrlock(&self->lock);
+	for (i = 0; i < self->n_ranges; i++) {
+		BusRange *r = &self->ranges[i];
 		if (overlaps(r, base, length)) {
-			g_rw_lock_writer_unlock(&self->lock);
-			g_set_error(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_EXISTS,
-				    "%s: 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER
-				    "x overlaps a registered range",
-				    self->name,
-				    base,
-				    length);
-			return FALSE;
+			pthread_rwlock_unlock(&self->lock);
+			vmm_set_error(error,
+				      EEXIST,
+				      "%s: 0x%" PRIx64 "+0x%" PRIx64 " overlaps a registered range",
+				      self->name,
+				      base,
+				      length);
+			return false;
 		}
 		if (r->base > base)
 			break;
 	}
-	g_array_insert_val(self->ranges, i, range);
-	g_rw_lock_writer_unlock(&self->lock);
-	return TRUE;
+	self->ranges = vmm_renew(BusRange, self->ranges, self->n_ranges + 1);
+	memmove(&self->ranges[i + 1], &self->ranges[i], (self->n_ranges - i) * sizeof(BusRange));
+	self->ranges[i] = range;
+	self->n_ranges++;
+	pthread_rwlock_unlock(&self->lock);
+	return true;
 }
 
-gboolean
-vmm_bus_remove(VmmBus *self, guint64 base, gpointer opaque)
+bool
+vmm_bus_remove(VmmBus *self, uint64_t base, void *opaque)
 {
-	gboolean found = FALSE;
+	bool found = false;
 
-	g_rw_lock_writer_lock(&self->lock);
-	for (guint i = 0; i < self->ranges->len; i++) {
-		BusRange *r = &g_array_index(self->ranges, BusRange, i);
+	pthread_rwlock_wrlock(&self->lock);
+	for (unsigned i = 0; i < self->n_ranges; i++) {
+		BusRange *r = &self->ranges[i];
 		if (r->base == base && r->opaque == opaque) {
-			g_array_remove_index(self->ranges, i);
-			found = TRUE;
+			self->n_ranges--;
+			memmove(r, r + 1, (self->n_ranges - i) * sizeof(BusRange));
+			found = true;
 			break;
 		}
 	}
-	g_rw_lock_writer_unlock(&self->lock);
+	pthread_rwlock_unlock(&self->lock);
 	return found;
 }
 
 /* Copies the range out so the handler runs without the bus lock: it may move its own BARs. */
-static gboolean
-lookup(VmmBus *self, guint64 address, guint32 size, BusRange *out)
+static bool
+lookup(VmmBus *self, uint64_t address, uint32_t size, BusRange *out)
 {
-	gboolean found = FALSE;
-	guint lo = 0;
-	guint hi;
+	bool found = false;
+	unsigned lo = 0;
+	unsigned hi;
 
-	g_rw_lock_reader_lock(&self->lock);
-	hi = self->ranges->len;
+	pthread_rwlock_rdlock(&self->lock);
+	hi = self->n_ranges;
 	while (lo < hi) {
-		guint mid = lo + (hi - lo) / 2;
-		BusRange *r = &g_array_index(self->ranges, BusRange, mid);
+		unsigned mid = lo + (hi - lo) / 2;
+		BusRange *r = &self->ranges[mid];
 		if (address < r->base) {
 			hi = mid;
 		} else if (address - r->base >= r->length) {
@@ -137,30 +139,30 @@ lookup(VmmBus *self, guint64 address, guint32 size, BusRange *out)
 			break;
 		}
 	}
-	g_rw_lock_reader_unlock(&self->lock);
+	pthread_rwlock_unlock(&self->lock);
 	return found;
 }
 
-gboolean
-vmm_bus_read(VmmBus *self, guint64 address, guint8 *data, guint32 size)
+bool
+vmm_bus_read(VmmBus *self, uint64_t address, uint8_t *data, uint32_t size)
 {
 	BusRange r;
 
 	if (!lookup(self, address, size, &r) || r.ops->read == NULL) {
 		memset(data, 0xff, size);
-		return FALSE;
+		return false;
 	}
 	r.ops->read(r.opaque, address - r.base, data, size);
-	return TRUE;
+	return true;
 }
 
-gboolean
-vmm_bus_write(VmmBus *self, guint64 address, const guint8 *data, guint32 size)
+bool
+vmm_bus_write(VmmBus *self, uint64_t address, const uint8_t *data, uint32_t size)
 {
 	BusRange r;
 
 	if (!lookup(self, address, size, &r) || r.ops->write == NULL)
-		return FALSE;
+		return false;
 	r.ops->write(r.opaque, address - r.base, data, size);
-	return TRUE;
+	return true;
 }

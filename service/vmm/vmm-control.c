@@ -5,33 +5,51 @@
 
 #include "config.h"
 
-#include <gio/gunixsocketaddress.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 
-#include "vbm-worker.h"
 #include "vmm-control.h"
+#include "vmm-dbus-auth.h"
+#include "vmm-dbus-object.h"
+#include "vmm-log.h"
+#include "vmm-worker-introspection.h"
 
 #define WORKER_PATH "/org/vboxmem/VBoxMem1/Worker"
+#define WORKER_INTERFACE "org.vboxmem.VBoxMem1.Worker"
+#define ERROR_STOPPED "org.vboxmem.VBoxMem1.Worker.Error.Stopped"
+/* Balloon changes are published at most this often. */
+#define PUBLISH_DELAY_MS 20
+/* How long the last messages may take to leave before the worker exits anyway. */
+#define FLUSH_TIMEOUT_MS 5000
 
-/*
- * The org.vboxmem.VBoxMem1.Worker object: what the controller sees of the VM.
- * Device callbacks arrive on vCPU threads and are handed to the main context.
- */
-struct _VmmControl {
-	VmmVm *vm;
-	GMainLoop *loop;
-	GMainContext *context;
-	VbmGdbusWorker *worker;
-	GDBusServer *server;
-	GDBusConnection *connection;
-	GPtrArray *server_connections;
-	gchar *guid;
-	guint stats_source;
-	gint publish_pending;
-	guint64 reported_bytes;
-	gboolean stopped;
+/* In the order of the interface's XML. */
+enum {
+	PROP_STATE,
+	PROP_BALLOON_TARGET,
+	PROP_BALLOON_ACTUAL,
+	PROP_BALLOON_GUEST_ACTUAL,
+	PROP_BALLOON_REPORTED_BYTES,
+	PROP_GUEST_STATS,
+	PROP_GUEST_STATS_UPDATED,
+	PROP_STOP_REASON,
+	PROP_EXIT_STATUS,
+	N_PROPERTIES,
 };
 
-static const gchar *const stat_names[] = {
+static const VmmDBusPropertyInfo property_info[N_PROPERTIES] = {
+	[PROP_STATE] = {"State", "s"},
+	[PROP_BALLOON_TARGET] = {"BalloonTarget", "t"},
+	[PROP_BALLOON_ACTUAL] = {"BalloonActual", "t"},
+	[PROP_BALLOON_GUEST_ACTUAL] = {"BalloonGuestActual", "t"},
+	[PROP_BALLOON_REPORTED_BYTES] = {"BalloonReportedBytes", "t"},
+	[PROP_GUEST_STATS] = {"GuestStats", "a{st}"},
+	[PROP_GUEST_STATS_UPDATED] = {"GuestStatsUpdated", "x"},
+	[PROP_STOP_REASON] = {"StopReason", "s"},
+	[PROP_EXIT_STATUS] = {"ExitStatus", "i"},
+};
+
+/* By virtio-balloon stat tag. */
+static const char *const stat_names[] = {
 	"swap-in",
 	"swap-out",
 	"major-faults",
@@ -44,7 +62,35 @@ static const gchar *const stat_names[] = {
 	"hugetlb-failures",
 };
 
-static const gchar *
+typedef struct {
+	const char *state;
+	uint64_t balloon[N_PROPERTIES]; /* the t properties, by index */
+	VmmBalloonStats guest_stats;
+	int64_t guest_stats_updated;
+	char *stop_reason;
+	int32_t exit_status;
+} Values;
+
+/* Device callbacks arrive on vCPU threads and are handed to the loop. */
+struct _VmmControl {
+	VmmVm *vm;
+	VmmLoop *loop;
+	VmmDBusObject object;
+	char guid[VMM_DBUS_GUID_LENGTH + 1];
+	VmmDBusListener *listener;
+	VmmDBusConnection **connections;
+	size_t n_connections;
+	VmmDBusConnection *controller; /* from --control-fd */
+	VmmLoopSource *stats_source;
+	VmmLoopSource *publish_source;
+	int publish_pending;
+	uint64_t reported_bytes;
+	bool stopped;
+	Values values;
+	uint32_t changed; /* properties not announced yet, by bit */
+};
+
+static const char *
 state_name(VmmVmState state)
 {
 	switch (state) {
@@ -58,140 +104,278 @@ state_name(VmmVmState state)
 }
 
 static void
+set_state(VmmControl *self, const char *state)
+{
+	if (strcmp(self->values.state, state) == 0)
+		return;
+	self->values.state = state;
+	self->changed |= 1u << PROP_STATE;
+}
+
+static void
+set_uint64(VmmControl *self, unsigned property, uint64_t value)
+{
+	if (self->values.balloon[property] == value)
+		return;
+	self->values.balloon[property] = value;
+	self->changed |= 1u << property;
+}
+
+static void
 publish_state(VmmControl *self)
 {
-	vbm_gdbus_worker_set_state(
-		self->worker, self->stopped ? "stopped" : state_name(vmm_vm_get_state(self->vm)));
+	set_state(self, self->stopped ? "stopped" : state_name(vmm_vm_get_state(self->vm)));
 }
 
-static gboolean
-return_if_stopped(VmmControl *self, GDBusMethodInvocation *invocation)
+static bool
+same_stats(const VmmBalloonStats *a, const VmmBalloonStats *b)
+{
+	uint32_t known = (1u << VMM_N_ELEMENTS(stat_names)) - 1;
+
+	if ((a->known & known) != (b->known & known))
+		return false;
+	for (unsigned i = 0; i < VMM_N_ELEMENTS(stat_names); i++) {
+		if ((a->known & (1u << i)) && a->values[i] != b->values[i])
+			return false;
+	}
+	return true;
+}
+
+static void
+set_guest_stats(VmmControl *self, const VmmBalloonStats *stats)
+{
+	if (!same_stats(&self->values.guest_stats, stats))
+		self->changed |= 1u << PROP_GUEST_STATS;
+	self->values.guest_stats = *stats;
+	if (self->values.guest_stats_updated != stats->updated)
+		self->changed |= 1u << PROP_GUEST_STATS_UPDATED;
+	self->values.guest_stats_updated = stats->updated;
+}
+
+static void
+write_stats(const VmmBalloonStats *stats, VmmDBusWriter *writer)
+{
+	VmmDBusArrayMark array = vmm_dbus_write_array_begin(writer, "{st}");
+
+	for (unsigned i = 0; i < VMM_N_ELEMENTS(stat_names); i++) {
+		if (!(stats->known & (1u << i)))
+			continue;
+		vmm_dbus_write_struct_begin(writer);
+		vmm_dbus_write_string(writer, stat_names[i]);
+		vmm_dbus_write_uint64(writer, stats->values[i]);
+	}
+	vmm_dbus_write_array_end(writer, array);
+}
+
+static void
+get_property(void *user_data, unsigned index, VmmDBusWriter *writer)
+{
+	VmmControl *self = user_data;
+
+	switch (index) {
+	case PROP_STATE:
+		vmm_dbus_write_string(writer, self->values.state);
+		break;
+	case PROP_GUEST_STATS:
+		write_stats(&self->values.guest_stats, writer);
+		break;
+	case PROP_GUEST_STATS_UPDATED:
+		vmm_dbus_write_int64(writer, self->values.guest_stats_updated);
+		break;
+	case PROP_STOP_REASON:
+		vmm_dbus_write_string(writer, self->values.stop_reason);
+		break;
+	case PROP_EXIT_STATUS:
+		vmm_dbus_write_int32(writer, self->values.exit_status);
+		break;
+	default:
+		vmm_dbus_write_uint64(writer, self->values.balloon[index]);
+		break;
+	}
+}
+
+static void
+broadcast(VmmControl *self, const VmmDBusMessage *message)
+{
+	for (size_t i = 0; i < self->n_connections; i++)
+		vmm_dbus_connection_send(self->connections[i], message);
+}
+
+static void
+emit_properties_changed(VmmControl *self)
+{
+	vmm_autoptr(VmmDBusMessage) signal = NULL;
+
+	if (self->changed == 0)
+		return;
+	signal = vmm_dbus_object_new_properties_changed(&self->object, self->changed);
+	self->changed = 0;
+	broadcast(self, signal);
+}
+
+/* Clients that get the reply have already seen the state it led to. */
+static void
+reply(VmmControl *self, VmmDBusConnection *connection, const VmmDBusMessage *call)
+{
+	emit_properties_changed(self);
+	vmm_dbus_connection_reply(connection, call, vmm_dbus_message_new_method_return(call));
+}
+
+static bool
+reply_if_stopped(VmmControl *self, VmmDBusConnection *connection, const VmmDBusMessage *call)
 {
 	if (!self->stopped)
-		return FALSE;
-	g_dbus_method_invocation_return_error_literal(
-		invocation, G_IO_ERROR, G_IO_ERROR_CLOSED, "The VM has stopped");
-	return TRUE;
+		return false;
+	vmm_dbus_connection_reply_error(connection, call, ERROR_STOPPED, "The VM has stopped");
+	return true;
 }
 
-static gboolean
-handle_set_balloon_target(VmmControl *self, GDBusMethodInvocation *invocation, guint64 size)
+static void
+handle_set_balloon_target(void *user_data,
+			  VmmDBusConnection *connection,
+			  const VmmDBusMessage *call)
 {
+	VmmControl *self = user_data;
 	VmmBalloon *balloon = vmm_vm_get_balloon(self->vm);
-	VmmMemory *memory = vmm_vm_get_memory(self->vm);
+	uint64_t memory_size = vmm_vm_get_memory(self->vm)->size;
+	VmmDBusReader args;
+	uint64_t size = 0;
 
-	if (return_if_stopped(self, invocation))
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
-	if (balloon == NULL || size % VMM_PAGE_SIZE != 0 || size > memory->size) {
-		g_dbus_method_invocation_return_error(
-			invocation,
-			G_DBUS_ERROR,
-			G_DBUS_ERROR_INVALID_ARGS,
-			"A balloon target is whole 4 KiB pages up to the "
-			"guest's %" G_GUINT64_FORMAT " bytes",
-			memory->size);
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	if (reply_if_stopped(self, connection, call))
+		return;
+	vmm_dbus_message_read_body(call, &args);
+	vmm_dbus_read_uint64(&args, &size, NULL);
+	if (balloon == NULL || size % VMM_PAGE_SIZE != 0 || size > memory_size) {
+		vmm_dbus_connection_reply_error(connection,
+						call,
+						VMM_DBUS_ERROR_INVALID_ARGS,
+						"A balloon target is whole 4 KiB pages up to the "
+						"guest's %" PRIu64 " bytes",
+						memory_size);
+		return;
 	}
 	/* Answer first: the guest starts inflating at once and would delay the reply. */
-	vbm_gdbus_worker_set_balloon_target(self->worker, size);
-	vbm_gdbus_worker_complete_set_balloon_target(self->worker, invocation);
+	set_uint64(self, PROP_BALLOON_TARGET, size);
+	reply(self, connection, call);
 	vmm_balloon_set_target(balloon, size);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static gboolean
-request_stats(gpointer data)
+static bool
+request_stats(void *user_data)
 {
-	VmmControl *self = data;
+	VmmControl *self = user_data;
 	VmmBalloon *balloon = vmm_vm_get_balloon(self->vm);
 
 	if (balloon != NULL)
 		vmm_balloon_request_stats(balloon);
-	return G_SOURCE_CONTINUE;
+	return true;
 }
 
 void
-vmm_control_set_stats_interval(VmmControl *self, guint milliseconds)
+vmm_control_set_stats_interval(VmmControl *self, unsigned milliseconds)
 {
-	g_clear_handle_id(&self->stats_source, g_source_remove);
+	vmm_loop_clear_source(self->loop, &self->stats_source);
 	if (milliseconds > 0)
-		self->stats_source = g_timeout_add(milliseconds, request_stats, self);
+		self->stats_source =
+			vmm_loop_add_timeout(self->loop, milliseconds, request_stats, self);
 }
 
-static gboolean
-handle_set_stats_interval(VmmControl *self, GDBusMethodInvocation *invocation, guint milliseconds)
-{
-	if (return_if_stopped(self, invocation))
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
-	vmm_control_set_stats_interval(self, milliseconds);
-	vbm_gdbus_worker_complete_set_stats_interval(self->worker, invocation);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static gboolean
-handle_pause(VmmControl *self, GDBusMethodInvocation *invocation)
-{
-	if (return_if_stopped(self, invocation))
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
-	vmm_vm_pause(self->vm);
-	publish_state(self);
-	vbm_gdbus_worker_complete_pause(self->worker, invocation);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static gboolean
-handle_resume(VmmControl *self, GDBusMethodInvocation *invocation)
-{
-	if (return_if_stopped(self, invocation))
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
-	vmm_vm_resume(self->vm);
-	publish_state(self);
-	vbm_gdbus_worker_complete_resume(self->worker, invocation);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static gboolean
-handle_power_off(VmmControl *self, GDBusMethodInvocation *invocation)
-{
-	vmm_vm_power_off(self->vm, "powered off by the controller");
-	vbm_gdbus_worker_complete_power_off(self->worker, invocation);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-#define PUBLISH_DELAY_MS 20
-
-static GVariant *
-stats_to_variant(const VmmBalloonStats *stats)
-{
-	GVariantBuilder builder;
-
-	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{st}"));
-	for (guint i = 0; i < G_N_ELEMENTS(stat_names); i++) {
-		if (stats->known & (1u << i))
-			g_variant_builder_add(&builder, "{st}", stat_names[i], stats->values[i]);
-	}
-	return g_variant_builder_end(&builder);
-}
-
-static gboolean
-publish_balloon(gpointer user_data)
+static void
+handle_set_stats_interval(void *user_data,
+			  VmmDBusConnection *connection,
+			  const VmmDBusMessage *call)
 {
 	VmmControl *self = user_data;
+	VmmDBusReader args;
+	uint32_t milliseconds = 0;
+
+	if (reply_if_stopped(self, connection, call))
+		return;
+	vmm_dbus_message_read_body(call, &args);
+	vmm_dbus_read_uint32(&args, &milliseconds, NULL);
+	vmm_control_set_stats_interval(self, milliseconds);
+	reply(self, connection, call);
+}
+
+static void
+handle_pause(void *user_data, VmmDBusConnection *connection, const VmmDBusMessage *call)
+{
+	VmmControl *self = user_data;
+
+	if (reply_if_stopped(self, connection, call))
+		return;
+	vmm_vm_pause(self->vm);
+	publish_state(self);
+	reply(self, connection, call);
+}
+
+static void
+handle_resume(void *user_data, VmmDBusConnection *connection, const VmmDBusMessage *call)
+{
+	VmmControl *self = user_data;
+
+	if (reply_if_stopped(self, connection, call))
+		return;
+	vmm_vm_resume(self->vm);
+	publish_state(self);
+	reply(self, connection, call);
+}
+
+static void
+handle_power_off(void *user_data, VmmDBusConnection *connection, const VmmDBusMessage *call)
+{
+	VmmControl *self = user_data;
+
+	vmm_vm_power_off(self->vm, "powered off by the controller");
+	reply(self, connection, call);
+}
+
+static const VmmDBusMethodInfo methods[] = {
+	{"SetBalloonTarget", "t", handle_set_balloon_target},
+	{"SetStatsInterval", "u", handle_set_stats_interval},
+	{"Pause", "", handle_pause},
+	{"Resume", "", handle_resume},
+	{"PowerOff", "", handle_power_off},
+};
+
+static void
+publish_balloon(VmmControl *self)
+{
 	VmmBalloon *balloon = vmm_vm_get_balloon(self->vm);
 	VmmBalloonStats stats;
 
-	g_atomic_int_set(&self->publish_pending, FALSE);
+	__atomic_store_n(&self->publish_pending, false, __ATOMIC_SEQ_CST);
+	if (balloon == NULL)
+		return;
 	vmm_balloon_get_stats(balloon, &stats);
-	vbm_gdbus_worker_set_balloon_actual(self->worker, vmm_balloon_get_actual(balloon));
-	vbm_gdbus_worker_set_balloon_guest_actual(self->worker,
-						  vmm_balloon_get_guest_actual(balloon));
-	vbm_gdbus_worker_set_balloon_reported_bytes(
-		self->worker, __atomic_load_n(&self->reported_bytes, __ATOMIC_RELAXED));
-	if (stats.updated != vbm_gdbus_worker_get_guest_stats_updated(self->worker)) {
-		vbm_gdbus_worker_set_guest_stats(self->worker, stats_to_variant(&stats));
-		vbm_gdbus_worker_set_guest_stats_updated(self->worker, stats.updated);
-	}
-	return G_SOURCE_REMOVE;
+	set_uint64(self, PROP_BALLOON_ACTUAL, vmm_balloon_get_actual(balloon));
+	set_uint64(self, PROP_BALLOON_GUEST_ACTUAL, vmm_balloon_get_guest_actual(balloon));
+	set_uint64(self,
+		   PROP_BALLOON_REPORTED_BYTES,
+		   __atomic_load_n(&self->reported_bytes, __ATOMIC_RELAXED));
+	if (stats.updated != self->values.guest_stats_updated)
+		set_guest_stats(self, &stats);
+}
+
+static bool
+publish_balloon_later(void *user_data)
+{
+	VmmControl *self = user_data;
+
+	self->publish_source = NULL;
+	publish_balloon(self);
+	emit_properties_changed(self);
+	return false;
+}
+
+static void
+start_publish_timer(void *user_data)
+{
+	VmmControl *self = user_data;
+
+	if (!self->stopped && self->publish_source == NULL)
+		self->publish_source = vmm_loop_add_timeout(
+			self->loop, PUBLISH_DELAY_MS, publish_balloon_later, self);
 }
 
 /*
@@ -202,29 +386,24 @@ publish_balloon(gpointer user_data)
 static void
 schedule_publish(VmmControl *self)
 {
-	g_autoptr(GSource) source = NULL;
-
-	if (g_atomic_int_exchange(&self->publish_pending, TRUE))
-		return;
-	source = g_timeout_source_new(PUBLISH_DELAY_MS);
-	g_source_set_callback(source, publish_balloon, self, NULL);
-	g_source_attach(source, self->context);
+	if (!__atomic_exchange_n(&self->publish_pending, true, __ATOMIC_SEQ_CST))
+		vmm_loop_invoke(self->loop, start_publish_timer, self);
 }
 
 static void
-on_actual_changed(gpointer user_data, guint64 actual_bytes)
+on_actual_changed(void *user_data, uint64_t actual_bytes)
 {
 	schedule_publish(user_data);
 }
 
 static void
-on_stats_updated(gpointer user_data, const VmmBalloonStats *stats)
+on_stats_updated(void *user_data, const VmmBalloonStats *stats)
 {
 	schedule_publish(user_data);
 }
 
 static void
-on_pages_reported(gpointer user_data, guint64 bytes)
+on_pages_reported(void *user_data, uint64_t bytes)
 {
 	VmmControl *self = user_data;
 
@@ -238,182 +417,150 @@ vmm_control_balloon_listener(VmmControl *self)
 	return (VmmBalloonListener){on_actual_changed, on_stats_updated, on_pages_reported, self};
 }
 
-/*
- * Bus clients (gdbus call --address, busctl --address) greet their peer with
- * org.freedesktop.DBus.Hello as if it were a bus; answering it lets tests and
- * admins drive a worker with them.
- */
-static const gchar hello_xml[] = "<node><interface name='org.freedesktop.DBus'>"
-				 "<method name='Hello'><arg type='s' direction='out'/></method>"
-				 "<method name='AddMatch'><arg type='s' direction='in'/></method>"
-				 "</interface></node>";
-
 static void
-hello_method_call(GDBusConnection *connection,
-		  const gchar *sender,
-		  const gchar *object_path,
-		  const gchar *interface_name,
-		  const gchar *method_name,
-		  GVariant *parameters,
-		  GDBusMethodInvocation *invocation,
-		  gpointer user_data)
-{
-	if (g_strcmp0(method_name, "Hello") == 0)
-		g_dbus_method_invocation_return_value(invocation, g_variant_new("(s)", ":1.1"));
-	else
-		g_dbus_method_invocation_return_value(invocation, NULL);
-}
-
-static void
-export_hello(GDBusConnection *connection)
-{
-	static const GDBusInterfaceVTable vtable = {hello_method_call, NULL, NULL, {0}};
-	g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml(hello_xml, NULL);
-
-	g_dbus_connection_register_object(connection,
-					  "/org/freedesktop/DBus",
-					  info->interfaces[0],
-					  &vtable,
-					  NULL,
-					  NULL,
-					  NULL);
-}
-
-static void
-export_on(VmmControl *self, GDBusConnection *connection)
-{
-	g_autoptr(GError) error = NULL;
-
-	export_hello(connection);
-	if (!g_dbus_interface_skeleton_export(
-		    G_DBUS_INTERFACE_SKELETON(self->worker), connection, WORKER_PATH, &error))
-		g_warning("Cannot export the worker interface: %s", error->message);
-}
-
-static gboolean
-new_connection_cb(GDBusServer *server, GDBusConnection *connection, gpointer user_data)
+on_method_call(VmmDBusConnection *connection, const VmmDBusMessage *call, void *user_data)
 {
 	VmmControl *self = user_data;
 
-	g_ptr_array_add(self->server_connections, g_object_ref(connection));
-	export_on(self, connection);
-	return TRUE;
+	vmm_dbus_object_handle_call(&self->object, connection, call);
 }
 
-gboolean
-vmm_control_listen(VmmControl *self, const gchar *socket_path, GError **error)
+static void
+on_closed(VmmDBusConnection *connection, void *user_data)
 {
-	g_autofree gchar *address = NULL;
-	g_autofree gchar *escaped = g_dbus_address_escape_value(socket_path);
+	VmmControl *self = user_data;
 
+	/* Losing the controller must not leave a VM nobody can stop. */
+	if (connection == self->controller) {
+		self->controller = NULL;
+		vmm_vm_stop(self->vm, "the controller went away");
+	}
+	for (size_t i = 0; i < self->n_connections; i++) {
+		if (self->connections[i] == connection) {
+			self->connections[i] = self->connections[--self->n_connections];
+			break;
+		}
+	}
+	vmm_dbus_connection_free(connection);
+}
+
+static VmmDBusConnection *
+add_connection(VmmControl *self, int fd)
+{
+	VmmDBusConnection *connection = vmm_dbus_connection_new(
+		self->loop, fd, self->guid, on_method_call, on_closed, self);
+
+	self->connections =
+		vmm_renew(VmmDBusConnection *, self->connections, self->n_connections + 1);
+	self->connections[self->n_connections++] = connection;
+	return connection;
+}
+
+static void
+on_accepted(int fd, void *user_data)
+{
+	add_connection(user_data, fd);
+}
+
+bool
+vmm_control_listen(VmmControl *self, const char *socket_path, VmmError **error)
+{
 	/* The socket file is the only access control: nobody else may connect. */
-	address = g_strdup_printf("unix:path=%s", escaped);
-	self->server = g_dbus_server_new_sync(
-		address, G_DBUS_SERVER_FLAGS_NONE, self->guid, NULL, NULL, error);
-	if (self->server == NULL)
-		return FALSE;
-	g_signal_connect(self->server, "new-connection", G_CALLBACK(new_connection_cb), self);
-	g_dbus_server_start(self->server);
-	return TRUE;
+	self->listener = vmm_dbus_listener_new(self->loop, socket_path, on_accepted, self, error);
+	return self->listener != NULL;
 }
 
-/* Losing the controller must not leave a VM nobody can stop. */
+bool
+vmm_control_take_fd(VmmControl *self, int fd, VmmError **error)
+{
+	int type = 0;
+	socklen_t length = sizeof(type);
+	int flags = fcntl(fd, F_GETFL);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM)
+		return vmm_set_error(
+			error, ENOTSOCK, "--control-fd %d is not a connected stream socket", fd);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+		return vmm_error_from_errno(error, "Setting up --control-fd");
+	self->controller = add_connection(self, fd);
+	return true;
+}
+
 static void
-connection_closed_cb(GDBusConnection *connection,
-		     gboolean remote_peer_vanished,
-		     GError *error,
-		     gpointer user_data)
+emit_stopped(VmmControl *self, const VmmStopInfo *info)
 {
-	VmmControl *self = user_data;
-	vmm_vm_stop(self->vm, "the controller went away");
-}
+	vmm_autoptr(VmmDBusMessage) signal =
+		vmm_dbus_message_new_signal(WORKER_PATH, WORKER_INTERFACE, "Stopped");
+	VmmDBusWriter *writer = vmm_dbus_message_begin_body(signal, "sbi");
 
-gboolean
-vmm_control_take_fd(VmmControl *self, int fd, GError **error)
-{
-	g_autoptr(GSocket) socket = g_socket_new_from_fd(fd, error);
-	g_autoptr(GSocketConnection) stream = NULL;
-
-	if (socket == NULL)
-		return FALSE;
-	stream = g_socket_connection_factory_create_connection(socket);
-	/* Nothing may be dispatched before the worker object is exported. */
-	self->connection =
-		g_dbus_connection_new_sync(G_IO_STREAM(stream),
-					   self->guid,
-					   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
-						   G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
-					   NULL,
-					   NULL,
-					   error);
-	if (self->connection == NULL)
-		return FALSE;
-	g_signal_connect(self->connection, "closed", G_CALLBACK(connection_closed_cb), self);
-	export_on(self, self->connection);
-	g_dbus_connection_start_message_processing(self->connection);
-	return TRUE;
+	vmm_dbus_write_string(writer, self->values.stop_reason);
+	vmm_dbus_write_boolean(writer, info->guest_exited);
+	vmm_dbus_write_int32(writer, self->values.exit_status);
+	broadcast(self, signal);
 }
 
 /* The last replies and the Stopped signal must reach every client before the process ends. */
 static void
-flush_and_quit(VmmControl *self)
+flush_all(VmmControl *self)
 {
-	if (self->connection != NULL)
-		g_dbus_connection_flush_sync(self->connection, NULL, NULL);
-	for (guint i = 0; i < self->server_connections->len; i++)
-		g_dbus_connection_flush_sync(
-			g_ptr_array_index(self->server_connections, i), NULL, NULL);
-	g_main_loop_quit(self->loop);
+	int64_t deadline = vmm_monotonic_us() + FLUSH_TIMEOUT_MS * 1000;
+
+	for (size_t i = 0; i < self->n_connections; i++) {
+		int64_t left_ms = VMM_MAX((deadline - vmm_monotonic_us()) / 1000, (int64_t)0);
+
+		vmm_dbus_connection_flush(self->connections[i], (int)left_ms);
+	}
 }
 
 void
 vmm_control_vm_stopped(VmmControl *self, const VmmStopInfo *info)
 {
-	self->stopped = TRUE;
-	g_clear_handle_id(&self->stats_source, g_source_remove);
-	if (vmm_vm_get_balloon(self->vm) != NULL)
-		publish_balloon(self);
-	vbm_gdbus_worker_set_stop_reason(self->worker, info->reason != NULL ? info->reason : "");
-	vbm_gdbus_worker_set_exit_status(self->worker, info->guest_exited ? info->exit_status : -1);
+	self->stopped = true;
+	vmm_loop_clear_source(self->loop, &self->stats_source);
+	vmm_loop_clear_source(self->loop, &self->publish_source);
+	publish_balloon(self);
+	if (strcmp(self->values.stop_reason, info->reason != NULL ? info->reason : "") != 0) {
+		free(self->values.stop_reason);
+		self->values.stop_reason = vmm_strdup(info->reason != NULL ? info->reason : "");
+		self->changed |= 1u << PROP_STOP_REASON;
+	}
+	if (info->guest_exited && self->values.exit_status != info->exit_status) {
+		self->values.exit_status = info->exit_status;
+		self->changed |= 1u << PROP_EXIT_STATUS;
+	}
 	publish_state(self);
-	g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self->worker));
-	vbm_gdbus_worker_emit_stopped(self->worker,
-				      info->reason != NULL ? info->reason : "",
-				      info->guest_exited,
-				      info->guest_exited ? info->exit_status : -1);
-	flush_and_quit(self);
+	emit_properties_changed(self);
+	emit_stopped(self, info);
+	flush_all(self);
+	vmm_loop_quit(self->loop);
 }
 
 VmmControl *
-vmm_control_new(VmmVm *vm, GMainLoop *loop)
+vmm_control_new(VmmVm *vm, VmmLoop *loop)
 {
-	VmmControl *self = g_new0(VmmControl, 1);
+	VmmControl *self = vmm_new0(VmmControl, 1);
+	VmmBalloon *balloon = vmm_vm_get_balloon(vm);
 
 	self->vm = vm;
-	self->loop = g_main_loop_ref(loop);
-	self->context = g_main_context_ref(g_main_loop_get_context(loop));
-	self->guid = g_dbus_generate_guid();
-	self->server_connections = g_ptr_array_new_with_free_func(g_object_unref);
-	self->worker = vbm_gdbus_worker_skeleton_new();
-	vbm_gdbus_worker_set_exit_status(self->worker, -1);
-	vbm_gdbus_worker_set_stop_reason(self->worker, "");
-	vbm_gdbus_worker_set_guest_stats(self->worker, g_variant_new("a{st}", NULL));
-	if (vmm_vm_get_balloon(vm) != NULL)
-		vbm_gdbus_worker_set_balloon_target(self->worker,
-						    vmm_balloon_get_target(vmm_vm_get_balloon(vm)));
-	publish_state(self);
-	g_signal_connect_swapped(self->worker,
-				 "handle-set-balloon-target",
-				 G_CALLBACK(handle_set_balloon_target),
-				 self);
-	g_signal_connect_swapped(self->worker,
-				 "handle-set-stats-interval",
-				 G_CALLBACK(handle_set_stats_interval),
-				 self);
-	g_signal_connect_swapped(self->worker, "handle-pause", G_CALLBACK(handle_pause), self);
-	g_signal_connect_swapped(self->worker, "handle-resume", G_CALLBACK(handle_resume), self);
-	g_signal_connect_swapped(
-		self->worker, "handle-power-off", G_CALLBACK(handle_power_off), self);
+	self->loop = loop;
+	self->object = (VmmDBusObject){
+		.path = WORKER_PATH,
+		.interface = WORKER_INTERFACE,
+		.interface_xml = worker_interface_xml,
+		.methods = methods,
+		.n_methods = VMM_N_ELEMENTS(methods),
+		.properties = property_info,
+		.n_properties = N_PROPERTIES,
+		.get_property = get_property,
+		.user_data = self,
+	};
+	vmm_dbus_generate_guid(self->guid);
+	self->values.state = state_name(vmm_vm_get_state(vm));
+	self->values.stop_reason = vmm_strdup("");
+	self->values.exit_status = -1;
+	if (balloon != NULL)
+		self->values.balloon[PROP_BALLOON_TARGET] = vmm_balloon_get_target(balloon);
 	return self;
 }
 
@@ -422,21 +569,12 @@ vmm_control_free(VmmControl *self)
 {
 	if (self == NULL)
 		return;
-	g_clear_handle_id(&self->stats_source, g_source_remove);
-	if (self->connection != NULL)
-		g_signal_handlers_disconnect_by_data(self->connection, self);
-	if (g_dbus_interface_skeleton_get_connection(G_DBUS_INTERFACE_SKELETON(self->worker)) !=
-	    NULL)
-		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->worker));
-	if (self->server != NULL) {
-		g_dbus_server_stop(self->server);
-	}
-	g_clear_object(&self->server);
-	g_clear_object(&self->connection);
-	g_ptr_array_unref(self->server_connections);
-	g_clear_object(&self->worker);
-	g_main_context_unref(self->context);
-	g_main_loop_unref(self->loop);
-	g_free(self->guid);
-	g_free(self);
+	vmm_loop_clear_source(self->loop, &self->stats_source);
+	vmm_loop_clear_source(self->loop, &self->publish_source);
+	for (size_t i = 0; i < self->n_connections; i++)
+		vmm_dbus_connection_free(self->connections[i]);
+	free(self->connections);
+	vmm_clear_pointer(&self->listener, vmm_dbus_listener_free);
+	free(self->values.stop_reason);
+	free(self);
 }

@@ -5,22 +5,28 @@
 
 #pragma once
 
-#include <gio/gio.h>
-
+#include "vmm-error.h"
+#include "vmm-loop.h"
 #include "vmm-vm.h"
 
-G_BEGIN_DECLS
-
+/*
+ * The org.vboxmem.VBoxMem1.Worker object at /org/vboxmem/VBoxMem1/Worker
+ * (dbus/org.vboxmem.VBoxMem1.Worker.xml): what the controller sees of the
+ * VM, over peer-to-peer D-Bus connections on @loop.
+ */
 typedef struct _VmmControl VmmControl;
 
-VmmControl *vmm_control_new(VmmVm *vm, GMainLoop *loop);
+VmmControl *vmm_control_new(VmmVm *vm, VmmLoop *loop);
+/* After the loop has stopped running for good: balloon updates may still be on their way to it. */
 void vmm_control_free(VmmControl *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmControl, vmm_control_free)
+VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmControl, vmm_control_free)
 
-gboolean vmm_control_listen(VmmControl *self, const gchar *socket_path, GError **error);
-gboolean vmm_control_take_fd(VmmControl *self, int fd, GError **error);
+/* Serves any number of clients on a new unix socket at @socket_path, removed again by the free. */
+bool vmm_control_listen(VmmControl *self, const char *socket_path, VmmError **error);
+/* Serves the controller on the connected socket @fd: losing it stops the VM. */
+bool vmm_control_take_fd(VmmControl *self, int fd, VmmError **error);
+/* Publishes the stop, sends the Stopped signal, flushes every connection and quits the loop. */
 void vmm_control_vm_stopped(VmmControl *self, const VmmStopInfo *info);
-void vmm_control_set_stats_interval(VmmControl *self, guint milliseconds);
+void vmm_control_set_stats_interval(VmmControl *self, unsigned milliseconds);
+/* What the VM's balloon reports to, from any thread. */
 VmmBalloonListener vmm_control_balloon_listener(VmmControl *self);
-
-G_END_DECLS

@@ -15,7 +15,7 @@
 
 /* The balloon reports to whoever vmm_vm_set_balloon_listener() named, possibly nobody yet. */
 static void
-forward_actual(gpointer user_data, guint64 actual_bytes)
+forward_actual(void *user_data, uint64_t actual_bytes)
 {
 	VmmVm *vm = user_data;
 	if (vm->balloon_listener.actual_changed != NULL)
@@ -23,7 +23,7 @@ forward_actual(gpointer user_data, guint64 actual_bytes)
 }
 
 static void
-forward_stats(gpointer user_data, const VmmBalloonStats *stats)
+forward_stats(void *user_data, const VmmBalloonStats *stats)
 {
 	VmmVm *vm = user_data;
 	if (vm->balloon_listener.stats_updated != NULL)
@@ -31,15 +31,15 @@ forward_stats(gpointer user_data, const VmmBalloonStats *stats)
 }
 
 static void
-forward_reported(gpointer user_data, guint64 bytes)
+forward_reported(void *user_data, uint64_t bytes)
 {
 	VmmVm *vm = user_data;
 	if (vm->balloon_listener.pages_reported != NULL)
 		vm->balloon_listener.pages_reported(vm->balloon_listener.user_data, bytes);
 }
 
-static gboolean
-create_balloon(VmmVm *vm, GError **error)
+static bool
+create_balloon(VmmVm *vm, VmmError **error)
 {
 	VmmBalloonListener listener = {forward_actual, forward_stats, forward_reported, vm};
 
@@ -47,24 +47,24 @@ create_balloon(VmmVm *vm, GError **error)
 	vm->balloon_transport = vmm_virtio_pci_new(
 		vm->pci, vm->memory, &vm->irq, vmm_balloon_get_ops(), vm->balloon, error);
 	if (vm->balloon_transport == NULL)
-		return FALSE;
+		return false;
 	if (vm->notifier != NULL)
 		vmm_virtio_pci_set_ioevents(vm->balloon_transport, &vm->ioevents);
 	vmm_balloon_set_target(vm->balloon, vm->config.balloon_target);
-	return TRUE;
+	return true;
 }
 
 /* The machine's board: which devices exist and where. */
-gboolean
-vmm_devices_create(VmmVm *vm, GError **error)
+bool
+vmm_devices_create(VmmVm *vm, VmmError **error)
 {
 	vm->serial = vmm_serial_new(
 		vm->pio, &vm->irq, vm->config.console_log, vm->config.console_log_limit, error);
 	if (vm->serial == NULL || !vmm_paravirt_register(vm->pio, vm, error))
-		return FALSE;
+		return false;
 	vm->pci = vmm_pci_new(vm->pio, vm->mmio, error);
 	if (vm->pci == NULL)
-		return FALSE;
+		return false;
 	return create_balloon(vm, error);
 }
 
@@ -72,9 +72,9 @@ vmm_devices_create(VmmVm *vm, GError **error)
 void
 vmm_devices_destroy(VmmVm *vm)
 {
-	g_clear_pointer(&vm->balloon_transport, vmm_virtio_pci_free);
-	g_clear_pointer(&vm->balloon, vmm_balloon_free);
-	g_clear_pointer(&vm->pci, vmm_pci_free);
+	vmm_clear_pointer(&vm->balloon_transport, vmm_virtio_pci_free);
+	vmm_clear_pointer(&vm->balloon, vmm_balloon_free);
+	vmm_clear_pointer(&vm->pci, vmm_pci_free);
 	vmm_paravirt_unregister(vm->pio, vm);
-	g_clear_pointer(&vm->serial, vmm_serial_free);
+	vmm_clear_pointer(&vm->serial, vmm_serial_free);
 }

@@ -7,9 +7,5 @@
 
 #include "vmm-vm.h"
 
-G_BEGIN_DECLS
-
-gboolean vmm_devices_create(VmmVm *vm, GError **error);
+bool vmm_devices_create(VmmVm *vm, VmmError **error);
 void vmm_devices_destroy(VmmVm *vm);
-
-G_END_DECLS

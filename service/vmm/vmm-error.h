@@ -5,10 +5,28 @@
 
 #pragma once
 
-#include <glib.h>
+#include "vmm-base.h"
 
-G_BEGIN_DECLS
+/*
+ * Why something failed: an errno value that says what kind of failure it is
+ * (EINVAL for bad input, ENOSPC for no room, ...) and a message for people.
+ * Functions take a VmmError ** last and return false or NULL on failure,
+ * as with GError.
+ */
+typedef struct {
+	int code;
+	char *message;
+} VmmError;
 
-gboolean vmm_error_from_errno(GError **error, const gchar *what);
-
-G_END_DECLS
+bool vmm_set_error(VmmError **error, int code, const char *format, ...) VMM_PRINTF(3, 4);
+bool vmm_set_error_valist(VmmError **error, int code, const char *format, va_list args)
+	VMM_PRINTF(3, 0);
+bool vmm_set_error_literal(VmmError **error, int code, const char *message);
+/* Sets @error from errno as "WHAT failed: reason"; returns false. */
+bool vmm_error_from_errno(VmmError **error, const char *what);
+/* Prepends "PREFIX: " to the message of *@error, if set. */
+void vmm_prefix_error(VmmError **error, const char *format, ...) VMM_PRINTF(2, 3);
+void vmm_propagate_error(VmmError **dest, VmmError *src);
+void vmm_error_free(VmmError *error);
+void vmm_clear_error(VmmError **error);
+VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmError, vmm_error_free)

@@ -5,9 +5,7 @@
 
 #pragma once
 
-#include <glib.h>
-
-G_BEGIN_DECLS
+#include "vmm-error.h"
 
 /*
  * Guest writes the VMM learns of without a vCPU exit (KVM's ioeventfd): a
@@ -22,14 +20,14 @@ G_BEGIN_DECLS
 typedef struct _VmmIoEvent VmmIoEvent;
 
 typedef struct {
-	gboolean pio; /* port I/O, else MMIO */
-	guint64 address;
-	guint32 size;        /* the width of the driver's write */
-	gboolean match_data; /* only writes of @data, else writes of any value */
-	guint64 data;
+	bool pio; /* port I/O, else MMIO */
+	uint64_t address;
+	uint32_t size;   /* the width of the driver's write */
+	bool match_data; /* only writes of @data, else writes of any value */
+	uint64_t data;
 } VmmIoEventAddress;
 
-typedef void (*VmmIoEventFunc)(gpointer user_data);
+typedef void (*VmmIoEventFunc)(void *user_data);
 
 typedef struct {
 	/*
@@ -37,13 +35,11 @@ typedef struct {
 	 * VMM's notifier thread. NULL when the VMM cannot: the write then keeps
 	 * reaching the bus handler on the vCPU.
 	 */
-	VmmIoEvent *(*add)(gpointer opaque,
+	VmmIoEvent *(*add)(void *opaque,
 			   const VmmIoEventAddress *where,
 			   VmmIoEventFunc func,
-			   gpointer user_data);
+			   void *user_data);
 	/* Writes reach the bus handler again; @func may still run once for an earlier write. */
-	void (*remove)(gpointer opaque, VmmIoEvent *event);
-	gpointer opaque;
+	void (*remove)(void *opaque, VmmIoEvent *event);
+	void *opaque;
 } VmmIoEvents;
-
-G_END_DECLS

@@ -5,9 +5,7 @@
 
 #pragma once
 
-#include <glib.h>
-
-G_BEGIN_DECLS
+#include "vmm-error.h"
 
 /*
  * How devices reach the guest's CPUs. The VM implements it with KVM; unit
@@ -16,10 +14,8 @@ G_BEGIN_DECLS
  * so that vCPUs waiting in the idle port wake up.
  */
 typedef struct {
-	void (*set_line)(gpointer opaque, guint32 gsi, gboolean level);
-	void (*signal_msi)(gpointer opaque, guint64 address, guint32 data);
-	void (*guest_event)(gpointer opaque);
-	gpointer opaque;
+	void (*set_line)(void *opaque, uint32_t gsi, bool level);
+	void (*signal_msi)(void *opaque, uint64_t address, uint32_t data);
+	void (*guest_event)(void *opaque);
+	void *opaque;
 } VmmIrq;
-
-G_END_DECLS

@@ -6,24 +6,23 @@
 #include "config.h"
 
 #include <errno.h>
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <sys/mman.h>
 
 #include "vmm-memory.h"
 
 VmmMemory *
-vmm_memory_new(guint64 size, GError **error)
+vmm_memory_new(uint64_t size, VmmError **error)
 {
-	g_autoptr(VmmMemory) self = g_new0(VmmMemory, 1);
-	guint64 low = MIN(size, VMM_LOW_RAM_LIMIT);
+	vmm_autoptr(VmmMemory) self = vmm_new0(VmmMemory, 1);
+	uint64_t low = VMM_MIN(size, VMM_LOW_RAM_LIMIT);
 
 	if (size == 0 || size % VMM_PAGE_SIZE != 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "Guest memory size %" G_GUINT64_FORMAT
-			    " is not a whole number of pages",
-			    size);
+		vmm_set_error(error,
+			      EINVAL,
+			      "Guest memory size %" PRIu64 " is not a whole number of pages",
+			      size);
 		return NULL;
 	}
 	/* NORESERVE: a large guest that never touches most of its RAM costs nothing. */
@@ -36,12 +35,11 @@ vmm_memory_new(guint64 size, GError **error)
 	if (self->host == MAP_FAILED) {
 		int saved_errno = errno;
 		self->host = NULL;
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(saved_errno),
-			    "Cannot map %" G_GUINT64_FORMAT " MiB of guest memory: %s",
-			    size / VMM_MIB,
-			    g_strerror(saved_errno));
+		vmm_set_error(error,
+			      saved_errno,
+			      "Cannot map %" PRIu64 " MiB of guest memory: %s",
+			      size / VMM_MIB,
+			      strerror(saved_errno));
 		return NULL;
 	}
 	/* Balloon and fusion work on 4 KiB pages; a huge page would be freed only when whole. */
@@ -54,7 +52,7 @@ vmm_memory_new(guint64 size, GError **error)
 			(VmmMemoryRegion){VMM_HIGH_RAM_START, size - low, self->host + low};
 		self->n_regions = 2;
 	}
-	return g_steal_pointer(&self);
+	return vmm_steal_pointer(&self);
 }
 
 void
@@ -64,13 +62,13 @@ vmm_memory_free(VmmMemory *self)
 		return;
 	if (self->host != NULL)
 		munmap(self->host, self->size);
-	g_free(self);
+	free(self);
 }
 
 static const VmmMemoryRegion *
-find_region(VmmMemory *self, guint64 guest_address, guint64 length)
+find_region(VmmMemory *self, uint64_t guest_address, uint64_t length)
 {
-	for (guint i = 0; i < self->n_regions; i++) {
+	for (unsigned i = 0; i < self->n_regions; i++) {
 		const VmmMemoryRegion *r = &self->regions[i];
 		if (guest_address >= r->guest_address &&
 		    guest_address - r->guest_address <= r->size &&
@@ -80,15 +78,15 @@ find_region(VmmMemory *self, guint64 guest_address, guint64 length)
 	return NULL;
 }
 
-gboolean
-vmm_memory_contains(VmmMemory *self, guint64 guest_address, guint64 length)
+bool
+vmm_memory_contains(VmmMemory *self, uint64_t guest_address, uint64_t length)
 {
 	return find_region(self, guest_address, length) != NULL;
 }
 
 /* The host address of @length bytes at @guest_address, or NULL unless all of them are RAM. */
-gpointer
-vmm_memory_get(VmmMemory *self, guint64 guest_address, guint64 length)
+void *
+vmm_memory_get(VmmMemory *self, uint64_t guest_address, uint64_t length)
 {
 	const VmmMemoryRegion *r = find_region(self, guest_address, length);
 
@@ -97,51 +95,49 @@ vmm_memory_get(VmmMemory *self, guint64 guest_address, guint64 length)
 	return r->host + (guest_address - r->guest_address);
 }
 
-gboolean
-vmm_memory_discard(VmmMemory *self, guint64 guest_address, guint64 length, GError **error)
+bool
+vmm_memory_discard(VmmMemory *self, uint64_t guest_address, uint64_t length, VmmError **error)
 {
-	guint8 *host;
+	uint8_t *host;
 
 	if (guest_address % VMM_PAGE_SIZE != 0 || length % VMM_PAGE_SIZE != 0 ||
 	    (host = vmm_memory_get(self, guest_address, length)) == NULL) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "Cannot discard 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER
-			    "x: not whole pages of guest RAM",
-			    guest_address,
-			    length);
-		return FALSE;
+		vmm_set_error(error,
+			      EINVAL,
+			      "Cannot discard 0x%" PRIx64 "+0x%" PRIx64
+			      ": not whole pages of guest RAM",
+			      guest_address,
+			      length);
+		return false;
 	}
 	if (madvise(host, length, MADV_DONTNEED) != 0) {
 		int saved_errno = errno;
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(saved_errno),
-			    "madvise(MADV_DONTNEED) failed: %s",
-			    g_strerror(saved_errno));
-		return FALSE;
+		vmm_set_error(error,
+			      saved_errno,
+			      "madvise(MADV_DONTNEED) failed: %s",
+			      strerror(saved_errno));
+		return false;
 	}
-	return TRUE;
+	return true;
 }
 
-guint64
+uint64_t
 vmm_memory_page_count(VmmMemory *self)
 {
 	return self->size / VMM_PAGE_SIZE;
 }
 
 /* Page frame numbers are guest-physical, so they skip the MMIO hole below 4 GiB. */
-gboolean
-vmm_memory_pfn_to_address(VmmMemory *self, guint64 pfn, guint64 *guest_address)
+bool
+vmm_memory_pfn_to_address(VmmMemory *self, uint64_t pfn, uint64_t *guest_address)
 {
-	guint64 address;
+	uint64_t address;
 
-	if (pfn > G_MAXUINT64 / VMM_PAGE_SIZE)
-		return FALSE;
+	if (pfn > UINT64_MAX / VMM_PAGE_SIZE)
+		return false;
 	address = pfn * VMM_PAGE_SIZE;
 	if (!vmm_memory_contains(self, address, VMM_PAGE_SIZE))
-		return FALSE;
+		return false;
 	*guest_address = address;
-	return TRUE;
+	return true;
 }

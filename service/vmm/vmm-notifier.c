@@ -6,18 +6,75 @@
 #include "config.h"
 
 #include <errno.h>
-#include <gio/gio.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmm-log.h"
 #include "vmm-notifier.h"
 
 struct _VmmNotifierWatch {
 	int fd;
 	VmmNotifierFunc func;
-	gpointer user_data;
+	void *user_data;
 };
+
+typedef struct {
+	VmmNotifierWatch **items;
+	unsigned len;
+	unsigned size;
+} WatchList;
+
+/* What one poll() looks at: fds[i] belongs to watches[i], or is the wake-up eventfd. */
+typedef struct {
+	struct pollfd *fds;
+	VmmNotifierWatch **watches;
+	unsigned len;
+	unsigned size;
+} PollSet;
+
+static void
+watch_list_add(WatchList *list, VmmNotifierWatch *watch)
+{
+	if (list->len == list->size) {
+		list->size = VMM_MAX(8u, list->size * 2);
+		list->items = vmm_renew(VmmNotifierWatch *, list->items, list->size);
+	}
+	list->items[list->len++] = watch;
+}
+
+static void
+watch_list_remove(WatchList *list, VmmNotifierWatch *watch)
+{
+	for (unsigned i = 0; i < list->len; i++) {
+		if (list->items[i] == watch) {
+			list->items[i] = list->items[--list->len];
+			return;
+		}
+	}
+}
+
+static void
+poll_set_add(PollSet *set, int fd, VmmNotifierWatch *watch)
+{
+	if (set->len == set->size) {
+		set->size = VMM_MAX(8u, set->size * 2);
+		set->fds = vmm_renew(struct pollfd, set->fds, set->size);
+		set->watches = vmm_renew(VmmNotifierWatch *, set->watches, set->size);
+	}
+	set->fds[set->len] = (struct pollfd){fd, POLLIN, 0};
+	set->watches[set->len++] = watch;
+}
+
+static void
+poll_set_clear(PollSet *set)
+{
+	free(set->fds);
+	free(set->watches);
+	*set = (PollSet){NULL, NULL, 0, 0};
+}
 
 /*
  * The thread polls a snapshot of the watches without the lock, so that their
@@ -28,23 +85,24 @@ struct _VmmNotifierWatch {
  * for reading meanwhile.
  */
 struct _VmmNotifier {
-	GMutex lock;
-	GCond cond;
-	GRWLock release_lock;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_rwlock_t release_lock;
 	int wake_fd;
-	GThread *thread;
-	gboolean stopping;
-	GPtrArray *watches;
-	GPtrArray *removed;
-	guint64 flush_requested;
-	guint64 flush_done;
+	pthread_t thread;
+	bool running;
+	bool stopping;
+	WatchList watches;
+	WatchList removed;
+	uint64_t flush_requested;
+	uint64_t flush_done;
 };
 
-/* Consumes the signals of an eventfd; TRUE if there were any. */
-static gboolean
+/* Consumes the signals of an eventfd; true if there were any. */
+static bool
 drain(int fd)
 {
-	guint64 count;
+	uint64_t count;
 
 	return read(fd, &count, sizeof(count)) == sizeof(count);
 }
@@ -52,153 +110,138 @@ drain(int fd)
 static void
 wake(VmmNotifier *self)
 {
-	guint64 one = 1;
+	uint64_t one = 1;
 
 	if (write(self->wake_fd, &one, sizeof(one)) != sizeof(one))
-		g_warning("notifier: cannot wake the thread: %s", g_strerror(errno));
+		vmm_warning("notifier: cannot wake the thread: %s", strerror(errno));
 }
 
 static void
 watch_free(VmmNotifierWatch *watch)
 {
 	close(watch->fd);
-	g_free(watch);
+	free(watch);
 }
 
 /* On the thread: the last signal of a removed watch still counts. */
 static void
-release(VmmNotifier *self, GPtrArray *removed)
+release(VmmNotifier *self, WatchList *removed)
 {
-	if (removed == NULL)
+	if (removed->len == 0)
 		return;
-	g_rw_lock_writer_lock(&self->release_lock);
-	for (guint i = 0; i < removed->len; i++) {
-		VmmNotifierWatch *watch = removed->pdata[i];
+	pthread_rwlock_wrlock(&self->release_lock);
+	for (unsigned i = 0; i < removed->len; i++) {
+		VmmNotifierWatch *watch = removed->items[i];
 		if (drain(watch->fd))
 			watch->func(watch->user_data);
 		watch_free(watch);
 	}
-	g_rw_lock_writer_unlock(&self->release_lock);
-	g_ptr_array_unref(removed);
+	pthread_rwlock_unlock(&self->release_lock);
+	removed->len = 0;
 }
 
 /* With the lock held. */
 static void
-append_watches(VmmNotifier *self, GArray *fds, GPtrArray *polled)
+append_watches(VmmNotifier *self, PollSet *set)
 {
-	for (guint i = 0; i < self->watches->len; i++) {
-		VmmNotifierWatch *watch = self->watches->pdata[i];
-		struct pollfd pollfd = {watch->fd, POLLIN, 0};
-		g_array_append_val(fds, pollfd);
-		g_ptr_array_add(polled, watch);
-	}
+	for (unsigned i = 0; i < self->watches.len; i++)
+		poll_set_add(set, self->watches.items[i]->fd, self->watches.items[i]);
 }
 
-/* What to poll next, or FALSE to stop. Sets @flush to a flush request to answer, or 0. */
-static gboolean
-snapshot(VmmNotifier *self, GArray *fds, GPtrArray *polled, GPtrArray **removed, guint64 *flush)
+/* What to poll next, or false to stop. Sets @flush to a flush request to answer, or 0. */
+static bool
+snapshot(VmmNotifier *self, PollSet *set, WatchList *removed, uint64_t *flush)
 {
-	struct pollfd wake_pollfd = {self->wake_fd, POLLIN, 0};
+	WatchList swap;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	if (self->stopping) {
-		g_mutex_unlock(&self->lock);
-		return FALSE;
+		pthread_mutex_unlock(&self->lock);
+		return false;
 	}
-	g_array_set_size(fds, 0);
-	g_ptr_array_set_size(polled, 0);
-	g_array_append_val(fds, wake_pollfd);
-	append_watches(self, fds, polled);
-	*removed = NULL;
-	if (self->removed->len > 0) {
-		*removed = g_steal_pointer(&self->removed);
-		self->removed = g_ptr_array_new();
-	}
+	set->len = 0;
+	poll_set_add(set, self->wake_fd, NULL);
+	append_watches(self, set);
+	swap = *removed;
+	*removed = self->removed;
+	self->removed = swap;
 	*flush = self->flush_requested != self->flush_done ? self->flush_requested : 0;
-	g_mutex_unlock(&self->lock);
-	return TRUE;
+	pthread_mutex_unlock(&self->lock);
+	return true;
 }
 
-/* Calls the functions of the watches polled from @fds[@first] on; TRUE if any ran. */
-static gboolean
-dispatch(GArray *fds, guint first, GPtrArray *polled)
+/* Calls the functions of the watches polled from @set->fds[@first] on; true if any ran. */
+static bool
+dispatch(const PollSet *set, unsigned first)
 {
-	struct pollfd *pollfds = (struct pollfd *)fds->data;
-	gboolean called = FALSE;
+	bool called = false;
 
-	for (guint i = first; i < fds->len; i++) {
-		VmmNotifierWatch *watch = polled->pdata[i - first];
-		if ((pollfds[i].revents & POLLIN) && drain(watch->fd)) {
+	for (unsigned i = first; i < set->len; i++) {
+		VmmNotifierWatch *watch = set->watches[i];
+		if ((set->fds[i].revents & POLLIN) && drain(watch->fd)) {
 			watch->func(watch->user_data);
-			called = TRUE;
+			called = true;
 		}
 	}
 	return called;
 }
 
-/* @fds[0] is the wake-up eventfd. */
+/* @set->fds[0] is the wake-up eventfd. */
 static void
-wait_and_dispatch(GArray *fds, GPtrArray *polled, gboolean block)
+wait_and_dispatch(PollSet *set, bool block)
 {
-	struct pollfd *pollfds = (struct pollfd *)fds->data;
-
-	if (poll(pollfds, fds->len, block ? -1 : 0) <= 0)
+	if (poll(set->fds, set->len, block ? -1 : 0) <= 0)
 		return;
-	if (pollfds[0].revents & POLLIN)
-		drain(pollfds[0].fd);
-	dispatch(fds, 1, polled);
+	if (set->fds[0].revents & POLLIN)
+		drain(set->fds[0].fd);
+	dispatch(set, 1);
 }
 
 static void
-answer_flush(VmmNotifier *self, guint64 flush)
+answer_flush(VmmNotifier *self, uint64_t flush)
 {
 	if (flush == 0)
 		return;
-	g_mutex_lock(&self->lock);
-	self->flush_done = MAX(self->flush_done, flush);
-	g_cond_broadcast(&self->cond);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->lock);
+	self->flush_done = VMM_MAX(self->flush_done, flush);
+	pthread_cond_broadcast(&self->cond);
+	pthread_mutex_unlock(&self->lock);
 }
 
-static gpointer
-notifier_thread(gpointer data)
+static void *
+notifier_thread(void *data)
 {
 	VmmNotifier *self = data;
-	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
-	g_autoptr(GPtrArray) polled = g_ptr_array_new();
-	GPtrArray *removed;
-	guint64 flush;
+	PollSet set = {NULL, NULL, 0, 0};
+	WatchList removed = {NULL, 0, 0};
+	uint64_t flush;
 
-	while (snapshot(self, fds, polled, &removed, &flush)) {
-		release(self, removed);
+	while (snapshot(self, &set, &removed, &flush)) {
+		release(self, &removed);
 		/* A flush polls once without blocking: every fd signalled before it is ready. */
-		wait_and_dispatch(fds, polled, flush == 0);
+		wait_and_dispatch(&set, flush == 0);
 		answer_flush(self, flush);
 	}
+	poll_set_clear(&set);
+	free(removed.items);
 	return NULL;
 }
 
 VmmNotifier *
-vmm_notifier_new(GError **error)
+vmm_notifier_new(VmmError **error)
 {
 	VmmNotifier *self;
 	int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
 	if (wake_fd < 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(errno),
-			    "Cannot create an eventfd: %s",
-			    g_strerror(errno));
+		vmm_set_error(error, errno, "Cannot create an eventfd: %s", strerror(errno));
 		return NULL;
 	}
-	self = g_new0(VmmNotifier, 1);
-	g_mutex_init(&self->lock);
-	g_cond_init(&self->cond);
-	g_rw_lock_init(&self->release_lock);
+	self = vmm_new0(VmmNotifier, 1);
+	pthread_mutex_init(&self->lock, NULL);
+	pthread_cond_init(&self->cond, NULL);
+	pthread_rwlock_init(&self->release_lock, NULL);
 	self->wake_fd = wake_fd;
-	self->watches = g_ptr_array_new();
-	self->removed = g_ptr_array_new();
 	return self;
 }
 
@@ -208,61 +251,68 @@ vmm_notifier_free(VmmNotifier *self)
 	if (self == NULL)
 		return;
 	vmm_notifier_stop(self);
-	g_ptr_array_foreach(self->watches, (GFunc)watch_free, NULL);
-	g_ptr_array_unref(self->watches);
-	g_ptr_array_unref(self->removed);
+	for (unsigned i = 0; i < self->watches.len; i++)
+		watch_free(self->watches.items[i]);
+	free(self->watches.items);
+	free(self->removed.items);
 	close(self->wake_fd);
-	g_mutex_clear(&self->lock);
-	g_cond_clear(&self->cond);
-	g_rw_lock_clear(&self->release_lock);
-	g_free(self);
+	pthread_mutex_destroy(&self->lock);
+	pthread_cond_destroy(&self->cond);
+	pthread_rwlock_destroy(&self->release_lock);
+	free(self);
 }
 
 void
 vmm_notifier_start(VmmNotifier *self)
 {
-	g_mutex_lock(&self->lock);
-	if (self->thread == NULL)
-		self->thread = g_thread_new("notifier", notifier_thread, self);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->lock);
+	if (!self->running) {
+		int error = pthread_create(&self->thread, NULL, notifier_thread, self);
+
+		if (error != 0)
+			vmm_fatal("cannot start the notifier thread: %s", strerror(error));
+		self->running = true;
+	}
+	pthread_mutex_unlock(&self->lock);
 }
 
 void
 vmm_notifier_stop(VmmNotifier *self)
 {
-	GThread *thread;
+	bool running;
 
-	g_mutex_lock(&self->lock);
-	thread = self->thread;
-	self->stopping = thread != NULL;
-	g_mutex_unlock(&self->lock);
-	if (thread == NULL)
+	pthread_mutex_lock(&self->lock);
+	running = self->running;
+	self->stopping = running;
+	pthread_mutex_unlock(&self->lock);
+	if (!running)
 		return;
 	wake(self);
-	g_thread_join(thread);
-	g_rw_lock_writer_lock(&self->release_lock);
-	g_mutex_lock(&self->lock);
-	self->thread = NULL;
-	self->stopping = FALSE;
-	g_ptr_array_foreach(self->removed, (GFunc)watch_free, NULL);
-	g_ptr_array_set_size(self->removed, 0);
+	pthread_join(self->thread, NULL);
+	pthread_rwlock_wrlock(&self->release_lock);
+	pthread_mutex_lock(&self->lock);
+	self->running = false;
+	self->stopping = false;
+	for (unsigned i = 0; i < self->removed.len; i++)
+		watch_free(self->removed.items[i]);
+	self->removed.len = 0;
 	self->flush_done = self->flush_requested;
-	g_cond_broadcast(&self->cond);
-	g_mutex_unlock(&self->lock);
-	g_rw_lock_writer_unlock(&self->release_lock);
+	pthread_cond_broadcast(&self->cond);
+	pthread_mutex_unlock(&self->lock);
+	pthread_rwlock_unlock(&self->release_lock);
 }
 
 VmmNotifierWatch *
-vmm_notifier_add(VmmNotifier *self, int fd, VmmNotifierFunc func, gpointer user_data)
+vmm_notifier_add(VmmNotifier *self, int fd, VmmNotifierFunc func, void *user_data)
 {
-	VmmNotifierWatch *watch = g_new0(VmmNotifierWatch, 1);
+	VmmNotifierWatch *watch = vmm_new0(VmmNotifierWatch, 1);
 
 	watch->fd = fd;
 	watch->func = func;
 	watch->user_data = user_data;
-	g_mutex_lock(&self->lock);
-	g_ptr_array_add(self->watches, watch);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->lock);
+	watch_list_add(&self->watches, watch);
+	pthread_mutex_unlock(&self->lock);
 	wake(self);
 	return watch;
 }
@@ -270,14 +320,14 @@ vmm_notifier_add(VmmNotifier *self, int fd, VmmNotifierFunc func, gpointer user_
 void
 vmm_notifier_remove(VmmNotifier *self, VmmNotifierWatch *watch)
 {
-	gboolean polled;
+	bool polled;
 
-	g_mutex_lock(&self->lock);
-	g_ptr_array_remove_fast(self->watches, watch);
-	polled = self->thread != NULL;
+	pthread_mutex_lock(&self->lock);
+	watch_list_remove(&self->watches, watch);
+	polled = self->running;
 	if (polled)
-		g_ptr_array_add(self->removed, watch);
-	g_mutex_unlock(&self->lock);
+		watch_list_add(&self->removed, watch);
+	pthread_mutex_unlock(&self->lock);
 	if (polled)
 		wake(self);
 	else
@@ -287,39 +337,39 @@ vmm_notifier_remove(VmmNotifier *self, VmmNotifierWatch *watch)
 void
 vmm_notifier_flush(VmmNotifier *self)
 {
-	guint64 target;
+	uint64_t target;
 
-	g_mutex_lock(&self->lock);
-	if (self->thread == NULL || self->stopping) {
-		g_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->lock);
+	if (!self->running || self->stopping) {
+		pthread_mutex_unlock(&self->lock);
 		return;
 	}
 	target = ++self->flush_requested;
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 	wake(self);
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	while (self->flush_done < target)
-		g_cond_wait(&self->cond, &self->lock);
-	g_mutex_unlock(&self->lock);
+		pthread_cond_wait(&self->cond, &self->lock);
+	pthread_mutex_unlock(&self->lock);
 	/* Callers of vmm_notifier_dispatch_pending() may still be in a function. */
-	g_rw_lock_writer_lock(&self->release_lock);
-	g_rw_lock_writer_unlock(&self->release_lock);
+	pthread_rwlock_wrlock(&self->release_lock);
+	pthread_rwlock_unlock(&self->release_lock);
 }
 
-gboolean
+bool
 vmm_notifier_dispatch_pending(VmmNotifier *self)
 {
-	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
-	g_autoptr(GPtrArray) polled = g_ptr_array_new();
-	gboolean called = FALSE;
+	PollSet set = {NULL, NULL, 0, 0};
+	bool called = false;
 
-	g_rw_lock_reader_lock(&self->release_lock);
-	g_mutex_lock(&self->lock);
-	if (self->thread != NULL && !self->stopping)
-		append_watches(self, fds, polled);
-	g_mutex_unlock(&self->lock);
-	if (fds->len > 0 && poll((struct pollfd *)fds->data, fds->len, 0) > 0)
-		called = dispatch(fds, 0, polled);
-	g_rw_lock_reader_unlock(&self->release_lock);
+	pthread_rwlock_rdlock(&self->release_lock);
+	pthread_mutex_lock(&self->lock);
+	if (self->running && !self->stopping)
+		append_watches(self, &set);
+	pthread_mutex_unlock(&self->lock);
+	if (set.len > 0 && poll(set.fds, set.len, 0) > 0)
+		called = dispatch(&set, 0);
+	pthread_rwlock_unlock(&self->release_lock);
+	poll_set_clear(&set);
 	return called;
 }

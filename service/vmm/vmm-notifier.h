@@ -5,9 +5,7 @@
 
 #pragma once
 
-#include <glib.h>
-
-G_BEGIN_DECLS
+#include "vmm-error.h"
 
 /*
  * A thread that waits on eventfds and calls a function for each one that is
@@ -16,12 +14,12 @@ G_BEGIN_DECLS
 typedef struct _VmmNotifier VmmNotifier;
 typedef struct _VmmNotifierWatch VmmNotifierWatch;
 
-typedef void (*VmmNotifierFunc)(gpointer user_data);
+typedef void (*VmmNotifierFunc)(void *user_data);
 
-VmmNotifier *vmm_notifier_new(GError **error);
+VmmNotifier *vmm_notifier_new(VmmError **error);
 /* Stops the thread if it runs. */
 void vmm_notifier_free(VmmNotifier *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmNotifier, vmm_notifier_free)
+VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmNotifier, vmm_notifier_free)
 
 void vmm_notifier_start(VmmNotifier *self);
 /* Joins the thread: no function runs any more once it returns. */
@@ -32,7 +30,7 @@ void vmm_notifier_stop(VmmNotifier *self);
  * for one or more signals.
  */
 VmmNotifierWatch *
-vmm_notifier_add(VmmNotifier *self, int fd, VmmNotifierFunc func, gpointer user_data);
+vmm_notifier_add(VmmNotifier *self, int fd, VmmNotifierFunc func, void *user_data);
 /*
  * The notifier closes the fd. While the thread runs, @func may still run once
  * more for a signal that came before: a notification is never lost.
@@ -42,8 +40,6 @@ void vmm_notifier_remove(VmmNotifier *self, VmmNotifierWatch *watch);
 void vmm_notifier_flush(VmmNotifier *self);
 /*
  * Calls the function of every watch signalled now on the calling thread
- * instead (while the thread runs); TRUE if it called any. Not from a function.
+ * instead (while the thread runs); true if it called any. Not from a function.
  */
-gboolean vmm_notifier_dispatch_pending(VmmNotifier *self);
-
-G_END_DECLS
+bool vmm_notifier_dispatch_pending(VmmNotifier *self);

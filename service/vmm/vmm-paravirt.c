@@ -16,8 +16,8 @@ enum {
 	PORT_VCPUS = 0xc,
 };
 
-static guint32
-read_value(VmmVm *vm, guint64 offset)
+static uint32_t
+read_value(VmmVm *vm, uint64_t offset)
 {
 	switch (offset) {
 	case PORT_IDLE_SIGNATURE:
@@ -27,39 +27,39 @@ read_value(VmmVm *vm, guint64 offset)
 	case PORT_VCPUS:
 		return vmm_vm_get_n_vcpus(vm);
 	default:
-		return G_MAXUINT32;
+		return UINT32_MAX;
 	}
 }
 
 /* Only whole 32-bit accesses at the ports' own offsets mean anything. */
 static void
-paravirt_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
+paravirt_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t size)
 {
-	guint32 value = size == 4 && offset % 4 == 0 ? read_value(opaque, offset) : G_MAXUINT32;
+	uint32_t value = size == 4 && offset % 4 == 0 ? read_value(opaque, offset) : UINT32_MAX;
 
-	value = GUINT32_TO_LE(value);
-	memcpy(data, &value, MIN(size, sizeof(value)));
+	value = htole32(value);
+	memcpy(data, &value, VMM_MIN(size, sizeof(value)));
 }
 
 static void
-paravirt_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
+paravirt_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t size)
 {
-	guint32 value;
+	uint32_t value;
 
 	if (size != 4 || offset % 4 != 0)
 		return;
 	memcpy(&value, data, sizeof(value));
-	value = GUINT32_FROM_LE(value);
+	value = le32toh(value);
 	if (offset == PORT_IDLE_SIGNATURE)
 		vmm_vm_idle(opaque, value);
 	else if (offset == PORT_EXIT)
-		vmm_vm_guest_exit(opaque, (gint)value);
+		vmm_vm_guest_exit(opaque, (int)value);
 }
 
 static const VmmIoOps paravirt_ops = {paravirt_read, paravirt_write};
 
-gboolean
-vmm_paravirt_register(VmmBus *pio, VmmVm *vm, GError **error)
+bool
+vmm_paravirt_register(VmmBus *pio, VmmVm *vm, VmmError **error)
 {
 	return vmm_bus_add(pio, VMM_PARAVIRT_PORT, VMM_PARAVIRT_PORTS, &paravirt_ops, vm, error);
 }

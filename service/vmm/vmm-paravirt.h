@@ -7,14 +7,10 @@
 
 #include "vmm-vm.h"
 
-G_BEGIN_DECLS
-
 /* The paravirtual ports of docs/guest-interface.md. */
 #define VMM_PARAVIRT_PORT 0x0f40
 #define VMM_PARAVIRT_PORTS 16
 #define VMM_PARAVIRT_SIGNATURE 0x4d584256 /* "VBXM" */
 
-gboolean vmm_paravirt_register(VmmBus *pio, VmmVm *vm, GError **error);
+bool vmm_paravirt_register(VmmBus *pio, VmmVm *vm, VmmError **error);
 void vmm_paravirt_unregister(VmmBus *pio, VmmVm *vm);
-
-G_END_DECLS

@@ -5,9 +5,11 @@
 
 #include "config.h"
 
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "vmm-log.h"
 #include "vmm-pci.h"
 
 #define CONFIG_ENABLE 0x80000000u
@@ -16,72 +18,72 @@
 #define IO_BAR_FLAGS 0x3u
 
 /* ISA IRQs the PC leaves free for PCI, handed out in turn. */
-static const guint32 isa_irqs[] = {5, 9, 10, 11};
+static const uint32_t isa_irqs[] = {5, 9, 10, 11};
 
 typedef struct {
-	gboolean present;
+	bool present;
 	VmmPciBarType type;
-	guint64 size;
+	uint64_t size;
 	const VmmIoOps *ops;
-	gpointer opaque;
-	gboolean mapped;
-	guint64 mapped_address;
+	void *opaque;
+	bool mapped;
+	uint64_t mapped_address;
 } PciBar;
 
 struct _VmmPciDevice {
 	VmmPci *pci;
-	guint slot;
-	guint32 irq;
-	guint8 config[VMM_PCI_CONFIG_SIZE];
-	guint8 write_mask[VMM_PCI_CONFIG_SIZE];
+	unsigned slot;
+	uint32_t irq;
+	uint8_t config[VMM_PCI_CONFIG_SIZE];
+	uint8_t write_mask[VMM_PCI_CONFIG_SIZE];
 	PciBar bars[VMM_PCI_BARS];
-	guint8 last_capability;
-	guint next_capability;
+	uint8_t last_capability;
+	unsigned next_capability;
 	const VmmPciConfigOps *config_ops;
-	gpointer config_opaque;
+	void *config_opaque;
 };
 
 struct _VmmPci {
-	GMutex lock;
+	pthread_mutex_t lock;
 	VmmBus *pio;
 	VmmBus *mmio;
-	guint32 config_address;
+	uint32_t config_address;
 	VmmPciDevice *slots[VMM_PCI_SLOTS];
-	guint64 next_mmio;
-	guint64 next_pio;
-	guint next_irq;
+	uint64_t next_mmio;
+	uint64_t next_pio;
+	unsigned next_irq;
 };
 
 static void
-put16(guint8 *config, guint offset, guint16 value)
+put16(uint8_t *config, unsigned offset, uint16_t value)
 {
-	value = GUINT16_TO_LE(value);
+	value = htole16(value);
 	memcpy(config + offset, &value, 2);
 }
 
 static void
-put32(guint8 *config, guint offset, guint32 value)
+put32(uint8_t *config, unsigned offset, uint32_t value)
 {
-	value = GUINT32_TO_LE(value);
+	value = htole32(value);
 	memcpy(config + offset, &value, 4);
 }
 
-static guint16
-get16(const guint8 *config, guint offset)
+static uint16_t
+get16(const uint8_t *config, unsigned offset)
 {
-	guint16 value;
+	uint16_t value;
 
 	memcpy(&value, config + offset, 2);
-	return GUINT16_FROM_LE(value);
+	return le16toh(value);
 }
 
-static guint32
-get32(const guint8 *config, guint offset)
+static uint32_t
+get32(const uint8_t *config, unsigned offset)
 {
-	guint32 value;
+	uint32_t value;
 
 	memcpy(&value, config + offset, 4);
-	return GUINT32_FROM_LE(value);
+	return le32toh(value);
 }
 
 /* BARs: mapping follows the address register and the command register's decode bits. */
@@ -92,30 +94,30 @@ bar_bus(VmmPciDevice *self, const PciBar *bar)
 	return bar->type == VMM_PCI_BAR_IO ? self->pci->pio : self->pci->mmio;
 }
 
-static guint64
-bar_address(VmmPciDevice *self, guint index)
+static uint64_t
+bar_address(VmmPciDevice *self, unsigned index)
 {
-	guint32 raw = get32(self->config, VMM_PCI_BAR0 + 4 * index);
+	uint32_t raw = get32(self->config, VMM_PCI_BAR0 + 4 * index);
 
 	if (self->bars[index].type == VMM_PCI_BAR_IO)
 		return raw & ~IO_BAR_FLAGS;
 	return raw & ~MEMORY_BAR_FLAGS;
 }
 
-static gboolean
-bar_should_decode(VmmPciDevice *self, guint index, guint64 address)
+static bool
+bar_should_decode(VmmPciDevice *self, unsigned index, uint64_t address)
 {
 	const PciBar *bar = &self->bars[index];
-	guint16 command = get16(self->config, VMM_PCI_COMMAND);
-	guint16 decode_bit =
+	uint16_t command = get16(self->config, VMM_PCI_COMMAND);
+	uint16_t decode_bit =
 		bar->type == VMM_PCI_BAR_IO ? VMM_PCI_COMMAND_IO : VMM_PCI_COMMAND_MEMORY;
-	guint64 limit = bar->type == VMM_PCI_BAR_IO ? VMM_PCI_PIO_END : VMM_PCI_MMIO_END;
+	uint64_t limit = bar->type == VMM_PCI_BAR_IO ? VMM_PCI_PIO_END : VMM_PCI_MMIO_END;
 
 	return (command & decode_bit) && address != 0 && address + bar->size <= limit;
 }
 
 static void
-report_bar(VmmPciDevice *self, guint index)
+report_bar(VmmPciDevice *self, unsigned index)
 {
 	const PciBar *bar = &self->bars[index];
 
@@ -125,31 +127,32 @@ report_bar(VmmPciDevice *self, guint index)
 }
 
 static void
-map_bar(VmmPciDevice *self, guint index, guint64 address)
+map_bar(VmmPciDevice *self, unsigned index, uint64_t address)
 {
 	PciBar *bar = &self->bars[index];
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 
 	if (!vmm_bus_add(bar_bus(self, bar), address, bar->size, bar->ops, bar->opaque, &error)) {
-		g_debug("pci 00:%02x.0 BAR%u left unmapped: %s", self->slot, index, error->message);
+		vmm_debug(
+			"pci 00:%02x.0 BAR%u left unmapped: %s", self->slot, index, error->message);
 		return;
 	}
-	bar->mapped = TRUE;
+	bar->mapped = true;
 	bar->mapped_address = address;
 }
 
 static void
-update_bar(VmmPciDevice *self, guint index)
+update_bar(VmmPciDevice *self, unsigned index)
 {
 	PciBar *bar = &self->bars[index];
-	guint64 address = bar_address(self, index);
-	gboolean decode = bar_should_decode(self, index, address);
+	uint64_t address = bar_address(self, index);
+	bool decode = bar_should_decode(self, index, address);
 
 	if (!bar->present || (bar->mapped == decode && bar->mapped_address == address))
 		return;
 	if (bar->mapped) {
 		vmm_bus_remove(bar_bus(self, bar), bar->mapped_address, bar->opaque);
-		bar->mapped = FALSE;
+		bar->mapped = false;
 	}
 	if (decode)
 		map_bar(self, index, address);
@@ -159,28 +162,28 @@ update_bar(VmmPciDevice *self, guint index)
 static void
 update_bars(VmmPciDevice *self)
 {
-	for (guint i = 0; i < VMM_PCI_BARS; i++)
+	for (unsigned i = 0; i < VMM_PCI_BARS; i++)
 		update_bar(self, i);
 }
 
 static void
 unmap_bars(VmmPciDevice *self)
 {
-	for (guint i = 0; i < VMM_PCI_BARS; i++) {
+	for (unsigned i = 0; i < VMM_PCI_BARS; i++) {
 		PciBar *bar = &self->bars[i];
 		if (bar->mapped)
 			vmm_bus_remove(bar_bus(self, bar), bar->mapped_address, bar->opaque);
-		bar->mapped = FALSE;
+		bar->mapped = false;
 	}
 }
 
 /* Configuration space accesses, with the bridge's lock held. */
 
 static void
-config_write(VmmPciDevice *self, guint32 offset, const guint8 *data, guint32 size)
+config_write(VmmPciDevice *self, uint32_t offset, const uint8_t *data, uint32_t size)
 {
-	for (guint32 i = 0; i < size; i++) {
-		guint8 mask = self->write_mask[offset + i];
+	for (uint32_t i = 0; i < size; i++) {
+		uint8_t mask = self->write_mask[offset + i];
 		self->config[offset + i] = (self->config[offset + i] & ~mask) | (data[i] & mask);
 	}
 	if (offset < VMM_PCI_BAR0 + 4 * VMM_PCI_BARS && offset + size > VMM_PCI_COMMAND)
@@ -190,12 +193,12 @@ config_write(VmmPciDevice *self, guint32 offset, const guint8 *data, guint32 siz
 }
 
 static VmmPciDevice *
-addressed_device(VmmPci *self, guint32 port_offset, guint32 size, guint32 *config_offset)
+addressed_device(VmmPci *self, uint32_t port_offset, uint32_t size, uint32_t *config_offset)
 {
-	guint32 address = self->config_address;
-	guint bus = (address >> 16) & 0xFF;
-	guint slot = (address >> 11) & 0x1F;
-	guint function = (address >> 8) & 0x7;
+	uint32_t address = self->config_address;
+	unsigned bus = (address >> 16) & 0xFF;
+	unsigned slot = (address >> 11) & 0x1F;
+	unsigned function = (address >> 8) & 0x7;
 
 	*config_offset = (address & 0xFC) + port_offset;
 	if (!(address & CONFIG_ENABLE) || bus != 0 || function != 0)
@@ -206,9 +209,9 @@ addressed_device(VmmPci *self, guint32 port_offset, guint32 size, guint32 *confi
 }
 
 static void
-data_port_read(VmmPci *self, guint32 port_offset, guint8 *data, guint32 size)
+data_port_read(VmmPci *self, uint32_t port_offset, uint8_t *data, uint32_t size)
 {
-	guint32 offset;
+	uint32_t offset;
 	VmmPciDevice *device = addressed_device(self, port_offset, size, &offset);
 
 	if (device == NULL)
@@ -218,9 +221,9 @@ data_port_read(VmmPci *self, guint32 port_offset, guint8 *data, guint32 size)
 }
 
 static void
-data_port_write(VmmPci *self, guint32 port_offset, const guint8 *data, guint32 size)
+data_port_write(VmmPci *self, uint32_t port_offset, const uint8_t *data, uint32_t size)
 {
-	guint32 offset;
+	uint32_t offset;
 	VmmPciDevice *device = addressed_device(self, port_offset, size, &offset);
 
 	if (device != NULL)
@@ -229,45 +232,45 @@ data_port_write(VmmPci *self, guint32 port_offset, const guint8 *data, guint32 s
 
 /* Ports 0xCF8-0xCFF: the address register takes only whole dword writes (0xCF9 is not ours). */
 static void
-ports_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
+ports_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	VmmPci *self = opaque;
-	guint32 address;
+	uint32_t address;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	if (offset >= 4) {
 		data_port_read(self, offset - 4, data, size);
 	} else if (offset == 0 && size == 4) {
-		address = GUINT32_TO_LE(self->config_address);
+		address = htole32(self->config_address);
 		memcpy(data, &address, 4);
 	} else {
 		memset(data, 0xFF, size);
 	}
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static void
-ports_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
+ports_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t size)
 {
 	VmmPci *self = opaque;
-	guint32 address;
+	uint32_t address;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	if (offset >= 4) {
 		data_port_write(self, offset - 4, data, size);
 	} else if (offset == 0 && size == 4) {
 		memcpy(&address, data, 4);
-		self->config_address = GUINT32_FROM_LE(address) & ~0x7F000003u;
+		self->config_address = le32toh(address) & ~0x7F000003u;
 	}
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static const VmmIoOps ports_ops = {ports_read, ports_write};
 
 static VmmPciDevice *
-device_new(VmmPci *pci, guint slot, const VmmPciDeviceInfo *info)
+device_new(VmmPci *pci, unsigned slot, const VmmPciDeviceInfo *info)
 {
-	VmmPciDevice *self = g_new0(VmmPciDevice, 1);
+	VmmPciDevice *self = vmm_new0(VmmPciDevice, 1);
 
 	self->pci = pci;
 	self->slot = slot;
@@ -288,7 +291,7 @@ device_new(VmmPci *pci, guint slot, const VmmPciDeviceInfo *info)
 	self->write_mask[0x0D] = 0xFF; /* latency timer */
 	self->write_mask[VMM_PCI_INTERRUPT_LINE] = 0xFF;
 	if (info->intx) {
-		self->irq = isa_irqs[pci->next_irq++ % G_N_ELEMENTS(isa_irqs)];
+		self->irq = isa_irqs[pci->next_irq++ % VMM_N_ELEMENTS(isa_irqs)];
 		self->config[VMM_PCI_INTERRUPT_LINE] = self->irq;
 		self->config[VMM_PCI_INTERRUPT_PIN] = 1;
 	}
@@ -296,7 +299,7 @@ device_new(VmmPci *pci, guint slot, const VmmPciDeviceInfo *info)
 }
 
 VmmPci *
-vmm_pci_new(VmmBus *pio, VmmBus *mmio, GError **error)
+vmm_pci_new(VmmBus *pio, VmmBus *mmio, VmmError **error)
 {
 	static const VmmPciDeviceInfo host_bridge = {
 		.vendor_id = 0x8086,
@@ -304,18 +307,18 @@ vmm_pci_new(VmmBus *pio, VmmBus *mmio, GError **error)
 		.class_code = 0x060000,
 		.revision = 2,
 	};
-	VmmPci *self = g_new0(VmmPci, 1);
+	VmmPci *self = vmm_new0(VmmPci, 1);
 
-	g_mutex_init(&self->lock);
+	pthread_mutex_init(&self->lock, NULL);
 	self->pio = pio;
 	self->mmio = mmio;
 	self->next_mmio = VMM_PCI_MMIO_BASE;
 	self->next_pio = VMM_PCI_PIO_BASE;
 	self->slots[0] = device_new(self, 0, &host_bridge);
 	if (!vmm_bus_add(pio, VMM_PCI_CONFIG_ADDRESS_PORT, 8, &ports_ops, self, error)) {
-		g_free(self->slots[0]);
-		g_mutex_clear(&self->lock);
-		g_free(self);
+		free(self->slots[0]);
+		pthread_mutex_destroy(&self->lock);
+		free(self);
 		return NULL;
 	}
 	return self;
@@ -327,115 +330,114 @@ vmm_pci_free(VmmPci *self)
 	if (self == NULL)
 		return;
 	vmm_bus_remove(self->pio, VMM_PCI_CONFIG_ADDRESS_PORT, self);
-	for (guint slot = 0; slot < VMM_PCI_SLOTS; slot++) {
+	for (unsigned slot = 0; slot < VMM_PCI_SLOTS; slot++) {
 		if (self->slots[slot] == NULL)
 			continue;
 		unmap_bars(self->slots[slot]);
-		g_free(self->slots[slot]);
+		free(self->slots[slot]);
 	}
-	g_mutex_clear(&self->lock);
-	g_free(self);
+	pthread_mutex_destroy(&self->lock);
+	free(self);
 }
 
 VmmPciDevice *
-vmm_pci_add_device(VmmPci *self, const VmmPciDeviceInfo *info, GError **error)
+vmm_pci_add_device(VmmPci *self, const VmmPciDeviceInfo *info, VmmError **error)
 {
 	VmmPciDevice *device = NULL;
 
-	g_mutex_lock(&self->lock);
-	for (guint slot = 1; slot < VMM_PCI_SLOTS && device == NULL; slot++) {
+	pthread_mutex_lock(&self->lock);
+	for (unsigned slot = 1; slot < VMM_PCI_SLOTS && device == NULL; slot++) {
 		if (self->slots[slot] == NULL)
 			device = self->slots[slot] = device_new(self, slot, info);
 	}
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 	if (device == NULL)
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "No free PCI slot");
+		vmm_set_error(error, ENOSPC, "No free PCI slot");
 	return device;
 }
 
 void
 vmm_pci_remove_device(VmmPci *self, VmmPciDevice *device)
 {
-	g_mutex_lock(&self->lock);
-	g_assert(self->slots[device->slot] == device);
+	pthread_mutex_lock(&self->lock);
+	assert(self->slots[device->slot] == device);
 	self->slots[device->slot] = NULL;
 	unmap_bars(device);
-	g_mutex_unlock(&self->lock);
-	g_free(device);
+	pthread_mutex_unlock(&self->lock);
+	free(device);
 }
 
-static gboolean
-allocate_bar(VmmPci *self, VmmPciBarType type, guint64 size, guint64 *address, GError **error)
+static bool
+allocate_bar(VmmPci *self, VmmPciBarType type, uint64_t size, uint64_t *address, VmmError **error)
 {
-	guint64 *next = type == VMM_PCI_BAR_IO ? &self->next_pio : &self->next_mmio;
-	guint64 end = type == VMM_PCI_BAR_IO ? VMM_PCI_PIO_END : VMM_PCI_MMIO_END;
-	guint64 base = (*next + size - 1) & ~(size - 1);
+	uint64_t *next = type == VMM_PCI_BAR_IO ? &self->next_pio : &self->next_mmio;
+	uint64_t end = type == VMM_PCI_BAR_IO ? VMM_PCI_PIO_END : VMM_PCI_MMIO_END;
+	uint64_t base = (*next + size - 1) & ~(size - 1);
 
 	if (base + size > end) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_NO_SPACE,
-			    "No room for a 0x%" G_GINT64_MODIFIER "x-byte PCI %s BAR",
-			    size,
-			    type == VMM_PCI_BAR_IO ? "I/O" : "memory");
-		return FALSE;
+		vmm_set_error(error,
+			      ENOSPC,
+			      "No room for a 0x%" PRIx64 "-byte PCI %s BAR",
+			      size,
+			      type == VMM_PCI_BAR_IO ? "I/O" : "memory");
+		return false;
 	}
 	*next = base + size;
 	*address = base;
-	return TRUE;
+	return true;
 }
 
-static gboolean
-bar_size_valid(VmmPciBarType type, guint64 size)
+static bool
+bar_size_valid(VmmPciBarType type, uint64_t size)
 {
-	guint64 min = type == VMM_PCI_BAR_IO ? 4 : 16;
-	guint64 max = type == VMM_PCI_BAR_IO ? 256 : G_GUINT64_CONSTANT(1) << 30;
+	uint64_t min = type == VMM_PCI_BAR_IO ? 4 : 16;
+	uint64_t max = type == VMM_PCI_BAR_IO ? 256 : UINT64_C(1) << 30;
 
 	return size >= min && size <= max && (size & (size - 1)) == 0;
 }
 
-gboolean
+bool
 vmm_pci_device_add_bar(VmmPciDevice *self,
-		       guint index,
+		       unsigned index,
 		       VmmPciBarType type,
-		       guint64 size,
+		       uint64_t size,
 		       const VmmIoOps *ops,
-		       gpointer opaque,
-		       GError **error)
+		       void *opaque,
+		       VmmError **error)
 {
 	VmmPci *pci = self->pci;
-	guint32 flags = type == VMM_PCI_BAR_IO ? VMM_PCI_BAR_IO_SPACE : 0;
-	guint32 mask = type == VMM_PCI_BAR_IO ? 0xFFFF & ~IO_BAR_FLAGS : ~MEMORY_BAR_FLAGS;
-	guint64 address;
-	gboolean ok;
+	uint32_t flags = type == VMM_PCI_BAR_IO ? VMM_PCI_BAR_IO_SPACE : 0;
+	uint32_t mask = type == VMM_PCI_BAR_IO ? 0xFFFF & ~IO_BAR_FLAGS : ~MEMORY_BAR_FLAGS;
+	uint64_t address;
+	bool ok;
 
-	g_return_val_if_fail(index < VMM_PCI_BARS && !self->bars[index].present, FALSE);
-	g_return_val_if_fail(bar_size_valid(type, size), FALSE);
-	g_mutex_lock(&pci->lock);
+	vmm_return_val_if_fail(index < VMM_PCI_BARS && !self->bars[index].present, false);
+	vmm_return_val_if_fail(bar_size_valid(type, size), false);
+	pthread_mutex_lock(&pci->lock);
 	ok = allocate_bar(pci, type, size, &address, error);
 	if (ok) {
-		self->bars[index] = (PciBar){TRUE, type, size, ops, opaque, FALSE, 0};
-		put32(self->config, VMM_PCI_BAR0 + 4 * index, (guint32)address | flags);
-		put32(self->write_mask, VMM_PCI_BAR0 + 4 * index, mask & ~(guint32)(size - 1));
+		self->bars[index] = (PciBar){true, type, size, ops, opaque, false, 0};
+		put32(self->config, VMM_PCI_BAR0 + 4 * index, (uint32_t)address | flags);
+		put32(self->write_mask, VMM_PCI_BAR0 + 4 * index, mask & ~(uint32_t)(size - 1));
 		update_bar(self, index);
 	}
-	g_mutex_unlock(&pci->lock);
+	pthread_mutex_unlock(&pci->lock);
 	return ok;
 }
 
-guint8
+uint8_t
 vmm_pci_device_add_capability(VmmPciDevice *self,
-			      const guint8 *data,
-			      guint8 length,
-			      const guint8 *write_mask)
+			      const uint8_t *data,
+			      uint8_t length,
+			      const uint8_t *write_mask)
 {
-	guint offset;
+	unsigned offset;
 
-	g_return_val_if_fail(length >= 2, 0);
-	g_mutex_lock(&self->pci->lock);
+	vmm_return_val_if_fail(length >= 2, 0);
+	pthread_mutex_lock(&self->pci->lock);
 	offset = self->next_capability;
 	if (offset + length > VMM_PCI_CONFIG_SIZE) {
-		g_mutex_unlock(&self->pci->lock);
+		pthread_mutex_unlock(&self->pci->lock);
 		return 0;
 	}
 	memcpy(self->config + offset, data, length);
@@ -452,42 +454,42 @@ vmm_pci_device_add_capability(VmmPciDevice *self,
 	      get16(self->config, VMM_PCI_STATUS) | VMM_PCI_STATUS_CAP_LIST);
 	self->last_capability = offset;
 	self->next_capability = (offset + length + 3) & ~3u;
-	g_mutex_unlock(&self->pci->lock);
+	pthread_mutex_unlock(&self->pci->lock);
 	return offset;
 }
 
 void
-vmm_pci_device_set_config_ops(VmmPciDevice *self, const VmmPciConfigOps *ops, gpointer opaque)
+vmm_pci_device_set_config_ops(VmmPciDevice *self, const VmmPciConfigOps *ops, void *opaque)
 {
-	g_mutex_lock(&self->pci->lock);
+	pthread_mutex_lock(&self->pci->lock);
 	self->config_ops = ops;
 	self->config_opaque = opaque;
-	for (guint i = 0; i < VMM_PCI_BARS; i++)
+	for (unsigned i = 0; i < VMM_PCI_BARS; i++)
 		report_bar(self, i);
-	g_mutex_unlock(&self->pci->lock);
+	pthread_mutex_unlock(&self->pci->lock);
 }
 
-guint32
+uint32_t
 vmm_pci_device_get_irq(VmmPciDevice *self)
 {
 	return self->irq;
 }
 
-guint
+unsigned
 vmm_pci_device_get_slot(VmmPciDevice *self)
 {
 	return self->slot;
 }
 
-guint64
-vmm_pci_device_get_bar_address(VmmPciDevice *self, guint index)
+uint64_t
+vmm_pci_device_get_bar_address(VmmPciDevice *self, unsigned index)
 {
-	guint64 address = 0;
+	uint64_t address = 0;
 
-	g_return_val_if_fail(index < VMM_PCI_BARS, 0);
-	g_mutex_lock(&self->pci->lock);
+	vmm_return_val_if_fail(index < VMM_PCI_BARS, 0);
+	pthread_mutex_lock(&self->pci->lock);
 	if (self->bars[index].present)
 		address = bar_address(self, index);
-	g_mutex_unlock(&self->pci->lock);
+	pthread_mutex_unlock(&self->pci->lock);
 	return address;
 }

@@ -7,16 +7,14 @@
 
 #include "vmm-bus.h"
 
-G_BEGIN_DECLS
-
 #define VMM_PCI_CONFIG_ADDRESS_PORT 0xCF8
 #define VMM_PCI_CONFIG_DATA_PORT 0xCFC
 #define VMM_PCI_CONFIG_SIZE 256
 #define VMM_PCI_SLOTS 32
 #define VMM_PCI_BARS 6
 /* Where BARs are preassigned, so a guest that never programs PCI still reaches its devices. */
-#define VMM_PCI_MMIO_BASE G_GUINT64_CONSTANT(0xE0000000)
-#define VMM_PCI_MMIO_END G_GUINT64_CONSTANT(0x100000000)
+#define VMM_PCI_MMIO_BASE UINT64_C(0xE0000000)
+#define VMM_PCI_MMIO_END UINT64_C(0x100000000)
 #define VMM_PCI_PIO_BASE 0xC000
 #define VMM_PCI_PIO_END 0x10000
 
@@ -50,13 +48,13 @@ typedef enum {
 } VmmPciBarType;
 
 typedef struct {
-	guint16 vendor_id;
-	guint16 device_id;
-	guint16 subsystem_vendor_id;
-	guint16 subsystem_id;
-	guint32 class_code; /* class << 16 | subclass << 8 | programming interface */
-	guint8 revision;
-	gboolean intx; /* uses INTA#: the bridge assigns it an ISA IRQ */
+	uint16_t vendor_id;
+	uint16_t device_id;
+	uint16_t subsystem_vendor_id;
+	uint16_t subsystem_id;
+	uint32_t class_code; /* class << 16 | subclass << 8 | programming interface */
+	uint8_t revision;
+	bool intx; /* uses INTA#: the bridge assigns it an ISA IRQ */
 } VmmPciDeviceInfo;
 
 /*
@@ -69,8 +67,8 @@ typedef struct {
  * vmm_pci_device_set_config_ops()): they must not call vmm_pci_*().
  */
 typedef struct {
-	void (*config_written)(gpointer opaque, const guint8 *config, guint32 offset, guint32 size);
-	void (*bar_mapped)(gpointer opaque, guint index, guint64 address);
+	void (*config_written)(void *opaque, const uint8_t *config, uint32_t offset, uint32_t size);
+	void (*bar_mapped)(void *opaque, unsigned index, uint64_t address);
 } VmmPciConfigOps;
 
 /* PCI bus 0 behind a host bridge (8086:1237 at 00:00.0), reached through config mechanism #1. */
@@ -79,16 +77,16 @@ typedef struct _VmmPci VmmPci;
 typedef struct _VmmPciDevice VmmPciDevice;
 
 /* Registers ports 0xCF8-0xCFF on @pio; memory BARs go on @mmio. Both must outlive the bridge. */
-VmmPci *vmm_pci_new(VmmBus *pio, VmmBus *mmio, GError **error);
+VmmPci *vmm_pci_new(VmmBus *pio, VmmBus *mmio, VmmError **error);
 void vmm_pci_free(VmmPci *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmPci, vmm_pci_free)
+VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmPci, vmm_pci_free)
 
 /*
  * Plugs a device into the next free slot, decoding I/O and memory from the
  * start (as firmware would leave it). Add its BARs and capabilities before
  * the guest runs.
  */
-VmmPciDevice *vmm_pci_add_device(VmmPci *self, const VmmPciDeviceInfo *info, GError **error);
+VmmPciDevice *vmm_pci_add_device(VmmPci *self, const VmmPciDeviceInfo *info, VmmError **error);
 /* Unplugs and frees @device; its BARs leave the buses. */
 void vmm_pci_remove_device(VmmPci *self, VmmPciDevice *device);
 
@@ -98,27 +96,25 @@ void vmm_pci_remove_device(VmmPci *self, VmmPciDevice *device);
  * guest reprograms the BAR and leaves the bus while the command register
  * disables its kind of decoding.
  */
-gboolean vmm_pci_device_add_bar(VmmPciDevice *self,
-				guint index,
-				VmmPciBarType type,
-				guint64 size,
-				const VmmIoOps *ops,
-				gpointer opaque,
-				GError **error);
+bool vmm_pci_device_add_bar(VmmPciDevice *self,
+			    unsigned index,
+			    VmmPciBarType type,
+			    uint64_t size,
+			    const VmmIoOps *ops,
+			    void *opaque,
+			    VmmError **error);
 /*
  * Appends a capability to the list: @data[0] is its ID, @data[1] (the next
  * pointer) is filled in. @write_mask (or NULL: read-only) has @length bytes.
  * Returns its offset in configuration space, or 0 when there is no room.
  */
-guint8 vmm_pci_device_add_capability(VmmPciDevice *self,
-				     const guint8 *data,
-				     guint8 length,
-				     const guint8 *write_mask);
-void vmm_pci_device_set_config_ops(VmmPciDevice *self, const VmmPciConfigOps *ops, gpointer opaque);
+uint8_t vmm_pci_device_add_capability(VmmPciDevice *self,
+				      const uint8_t *data,
+				      uint8_t length,
+				      const uint8_t *write_mask);
+void vmm_pci_device_set_config_ops(VmmPciDevice *self, const VmmPciConfigOps *ops, void *opaque);
 /* The ISA IRQ of INTA# (also in INTERRUPT_LINE), 0 for a device without INTx. */
-guint32 vmm_pci_device_get_irq(VmmPciDevice *self);
-guint vmm_pci_device_get_slot(VmmPciDevice *self);
+uint32_t vmm_pci_device_get_irq(VmmPciDevice *self);
+unsigned vmm_pci_device_get_slot(VmmPciDevice *self);
 /* Where BAR @index is assigned now (0 if the BAR does not exist). */
-guint64 vmm_pci_device_get_bar_address(VmmPciDevice *self, guint index);
-
-G_END_DECLS
+uint64_t vmm_pci_device_get_bar_address(VmmPciDevice *self, unsigned index);

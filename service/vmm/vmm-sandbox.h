@@ -5,13 +5,9 @@
 
 #pragma once
 
-#include <glib.h>
-
-G_BEGIN_DECLS
+#include "vmm-error.h"
 
 #define VMM_SANDBOX_DEFAULT_USER "vboxmem"
 
-gboolean vmm_sandbox_give_file(const gchar *path, const gchar *user, GError **error);
-gboolean vmm_sandbox_enter(const gchar *user, GError **error);
-
-G_END_DECLS
+bool vmm_sandbox_give_file(const char *path, const char *user, VmmError **error);
+bool vmm_sandbox_enter(const char *user, VmmError **error);

@@ -7,7 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "vmm-serial.h"
@@ -32,29 +33,29 @@ enum { THR_RBR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SC
  * restarted when it reaches its limit so a chatty guest cannot fill the disk.
  */
 struct _VmmSerial {
-	GMutex lock;
+	pthread_mutex_t lock;
 	VmmBus *pio;
 	VmmIrq *irq;
 	int log_fd;
-	guint64 log_limit;
-	guint64 log_written;
-	guint8 ier;
-	guint8 lcr;
-	guint8 mcr;
-	guint8 scr;
-	guint8 fcr;
-	guint8 dll;
-	guint8 dlm;
-	gboolean thri_pending;
+	uint64_t log_limit;
+	uint64_t log_written;
+	uint8_t ier;
+	uint8_t lcr;
+	uint8_t mcr;
+	uint8_t scr;
+	uint8_t fcr;
+	uint8_t dll;
+	uint8_t dlm;
+	bool thri_pending;
 };
 
 static void
-log_byte(VmmSerial *self, guint8 byte)
+log_byte(VmmSerial *self, uint8_t byte)
 {
 	if (self->log_fd < 0)
 		return;
 	if (self->log_limit > 0 && self->log_written >= self->log_limit) {
-		static const gchar notice[] = "[console log restarted: size limit reached]\n";
+		static const char notice[] = "[console log restarted: size limit reached]\n";
 		if (ftruncate(self->log_fd, 0) == 0 && lseek(self->log_fd, 0, SEEK_SET) == 0 &&
 		    write(self->log_fd, notice, sizeof(notice) - 1) > 0)
 			self->log_written = sizeof(notice) - 1;
@@ -69,16 +70,16 @@ update_interrupt(VmmSerial *self)
 {
 	self->thri_pending = (self->ier & IER_THRI) != 0;
 	if (self->thri_pending && self->irq != NULL) {
-		self->irq->set_line(self->irq->opaque, VMM_SERIAL_IRQ, TRUE);
-		self->irq->set_line(self->irq->opaque, VMM_SERIAL_IRQ, FALSE);
+		self->irq->set_line(self->irq->opaque, VMM_SERIAL_IRQ, true);
+		self->irq->set_line(self->irq->opaque, VMM_SERIAL_IRQ, false);
 	}
 }
 
-static guint8
-read_register(VmmSerial *self, guint offset)
+static uint8_t
+read_register(VmmSerial *self, unsigned offset)
 {
-	gboolean dlab = (self->lcr & LCR_DLAB) != 0;
-	guint8 iir;
+	bool dlab = (self->lcr & LCR_DLAB) != 0;
+	uint8_t iir;
 
 	switch (offset) {
 	case THR_RBR:
@@ -87,7 +88,7 @@ read_register(VmmSerial *self, guint offset)
 		return dlab ? self->dlm : self->ier;
 	case IIR_FCR:
 		iir = self->thri_pending ? IIR_THRI : IIR_NO_INT;
-		self->thri_pending = FALSE;
+		self->thri_pending = false;
 		return iir | ((self->fcr & FCR_FIFO_ENABLE) ? IIR_FIFO_ENABLED : 0);
 	case LCR:
 		return self->lcr;
@@ -103,9 +104,9 @@ read_register(VmmSerial *self, guint offset)
 }
 
 static void
-write_register(VmmSerial *self, guint offset, guint8 value)
+write_register(VmmSerial *self, unsigned offset, uint8_t value)
 {
-	gboolean dlab = (self->lcr & LCR_DLAB) != 0;
+	bool dlab = (self->lcr & LCR_DLAB) != 0;
 
 	switch (offset) {
 	case THR_RBR:
@@ -142,57 +143,56 @@ write_register(VmmSerial *self, guint offset, guint8 value)
 }
 
 static void
-serial_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
+serial_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	VmmSerial *self = opaque;
 
-	g_mutex_lock(&self->lock);
-	for (guint32 i = 0; i < size; i++)
-		data[i] = read_register(self, (guint)(offset + i) % 8);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->lock);
+	for (uint32_t i = 0; i < size; i++)
+		data[i] = read_register(self, (unsigned)(offset + i) % 8);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static void
-serial_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
+serial_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t size)
 {
 	VmmSerial *self = opaque;
 
-	g_mutex_lock(&self->lock);
-	for (guint32 i = 0; i < size; i++)
-		write_register(self, (guint)(offset + i) % 8, data[i]);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->lock);
+	for (uint32_t i = 0; i < size; i++)
+		write_register(self, (unsigned)(offset + i) % 8, data[i]);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static const VmmIoOps serial_ops = {serial_read, serial_write};
 
 static int
-open_log(const gchar *path, GError **error)
+open_log(const char *path, VmmError **error)
 {
 	int fd;
 
 	if (path == NULL)
 		return -1;
-	if (g_strcmp0(path, "-") == 0)
+	if (vmm_strcmp0(path, "-") == 0)
 		return dup(STDOUT_FILENO);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		int saved_errno = errno;
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(saved_errno),
-			    "Cannot open the console log %s: %s",
-			    path,
-			    g_strerror(saved_errno));
+		vmm_set_error(error,
+			      saved_errno,
+			      "Cannot open the console log %s: %s",
+			      path,
+			      strerror(saved_errno));
 	}
 	return fd;
 }
 
 VmmSerial *
-vmm_serial_new(VmmBus *pio, VmmIrq *irq, const gchar *log_path, guint64 log_limit, GError **error)
+vmm_serial_new(VmmBus *pio, VmmIrq *irq, const char *log_path, uint64_t log_limit, VmmError **error)
 {
-	g_autoptr(VmmSerial) self = g_new0(VmmSerial, 1);
+	vmm_autoptr(VmmSerial) self = vmm_new0(VmmSerial, 1);
 
-	g_mutex_init(&self->lock);
+	pthread_mutex_init(&self->lock, NULL);
 	self->irq = irq;
 	self->log_limit = log_limit;
 	self->log_fd = open_log(log_path, error);
@@ -201,7 +201,7 @@ vmm_serial_new(VmmBus *pio, VmmIrq *irq, const gchar *log_path, guint64 log_limi
 	if (!vmm_bus_add(pio, VMM_SERIAL_PORT, 8, &serial_ops, self, error))
 		return NULL;
 	self->pio = pio;
-	return g_steal_pointer(&self);
+	return vmm_steal_pointer(&self);
 }
 
 void
@@ -213,6 +213,6 @@ vmm_serial_free(VmmSerial *self)
 		vmm_bus_remove(self->pio, VMM_SERIAL_PORT, self);
 	if (self->log_fd >= 0)
 		close(self->log_fd);
-	g_mutex_clear(&self->lock);
-	g_free(self);
+	pthread_mutex_destroy(&self->lock);
+	free(self);
 }

@@ -6,13 +6,15 @@
 #include "config.h"
 
 #include <errno.h>
-#include <gio/gio.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
+#include "vmm-log.h"
 #include "vmm-vm-private.h"
 #include "vmm-x86.h"
 
@@ -43,9 +45,9 @@ vmm_vcpu_install_kick_handler(void)
 }
 
 VmmVcpu *
-vmm_vcpu_new(VmmVm *vm, guint index, GError **error)
+vmm_vcpu_new(VmmVm *vm, unsigned index, VmmError **error)
 {
-	g_autofree VmmVcpu *self = g_new0(VmmVcpu, 1);
+	vmm_autofree VmmVcpu *self = vmm_new0(VmmVcpu, 1);
 	int saved_errno;
 
 	self->vm = vm;
@@ -53,23 +55,19 @@ vmm_vcpu_new(VmmVm *vm, guint index, GError **error)
 	self->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
 	if (self->fd < 0)
 		goto fail;
-	self->run_size = (gsize)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	self->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	self->run = mmap(NULL, self->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
 	if (self->run == MAP_FAILED) {
 		self->run = NULL;
 		goto fail;
 	}
-	return g_steal_pointer(&self);
+	return vmm_steal_pointer(&self);
 fail:
 	saved_errno = errno;
 	if (self->fd >= 0)
 		close(self->fd);
-	g_set_error(error,
-		    G_IO_ERROR,
-		    g_io_error_from_errno(saved_errno),
-		    "Cannot create vCPU %u: %s",
-		    index,
-		    g_strerror(saved_errno));
+	vmm_set_error(
+		error, saved_errno, "Cannot create vCPU %u: %s", index, strerror(saved_errno));
 	return NULL;
 }
 
@@ -78,21 +76,21 @@ vmm_vcpu_free(VmmVcpu *self)
 {
 	if (self == NULL)
 		return;
-	if (self->thread != NULL)
-		g_thread_join(self->thread);
+	if (self->thread_started)
+		pthread_join(self->thread, NULL);
 	if (self->run != NULL)
 		munmap(self->run, self->run_size);
 	close(self->fd);
-	g_free(self);
+	free(self);
 }
 
 static void
 handle_io(VmmVcpu *self)
 {
 	struct kvm_run *run = self->run;
-	guint8 *data = (guint8 *)run + run->io.data_offset;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 
-	for (guint32 i = 0; i < run->io.count; i++, data += run->io.size) {
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
 		if (run->io.direction == KVM_EXIT_IO_OUT)
 			vmm_bus_write(self->vm->pio, run->io.port, data, run->io.size);
 		else
@@ -104,7 +102,7 @@ static void
 handle_mmio(VmmVcpu *self)
 {
 	struct kvm_run *run = self->run;
-	guint32 size = MIN(run->mmio.len, sizeof(run->mmio.data));
+	uint32_t size = VMM_MIN(run->mmio.len, sizeof(run->mmio.data));
 
 	if (run->mmio.is_write)
 		vmm_bus_write(self->vm->mmio, run->mmio.phys_addr, run->mmio.data, size);
@@ -112,7 +110,7 @@ handle_mmio(VmmVcpu *self)
 		vmm_bus_read(self->vm->mmio, run->mmio.phys_addr, run->mmio.data, size);
 }
 
-static guint64
+static uint64_t
 current_rip(VmmVcpu *self)
 {
 	struct kvm_regs regs = {0};
@@ -122,7 +120,7 @@ current_rip(VmmVcpu *self)
 }
 
 /* Returns a reason to stop the VM, or NULL to keep running. */
-static gchar *
+static char *
 handle_exit(VmmVcpu *self)
 {
 	struct kvm_run *run = self->run;
@@ -135,41 +133,43 @@ handle_exit(VmmVcpu *self)
 		handle_mmio(self);
 		return NULL;
 	case KVM_EXIT_SHUTDOWN:
-		return g_strdup_printf(
-			"vCPU %u: the guest shut down (triple fault) at rip 0x%" G_GINT64_MODIFIER
-			"x",
+		return vmm_strdup_printf(
+			"vCPU %u: the guest shut down (triple fault) at rip 0x%" PRIx64,
 			self->index,
 			current_rip(self));
 	case KVM_EXIT_SYSTEM_EVENT:
-		return g_strdup_printf("vCPU %u: the guest asked for a system event %u",
-				       self->index,
-				       run->system_event.type);
+		return vmm_strdup_printf("vCPU %u: the guest asked for a system event %u",
+					 self->index,
+					 run->system_event.type);
 	case KVM_EXIT_INTERNAL_ERROR:
-		return g_strdup_printf(
-			"vCPU %u: KVM internal error, suberror %u at rip 0x%" G_GINT64_MODIFIER "x",
+		return vmm_strdup_printf(
+			"vCPU %u: KVM internal error, suberror %u at rip 0x%" PRIx64,
 			self->index,
 			run->internal.suberror,
 			current_rip(self));
 	case KVM_EXIT_FAIL_ENTRY:
-		return g_strdup_printf(
+		return vmm_strdup_printf(
 			"vCPU %u: KVM could not enter the guest (reason 0x%llx)",
 			self->index,
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 	default:
-		return g_strdup_printf(
+		return vmm_strdup_printf(
 			"vCPU %u: unexpected KVM exit %u", self->index, run->exit_reason);
 	}
 }
 
-static gpointer
-vcpu_thread(gpointer data)
+static void *
+vcpu_thread(void *data)
 {
 	VmmVcpu *self = data;
-	g_autofree gchar *reason = NULL;
+	vmm_autofree char *reason = NULL;
+	char name[16];
 
+	snprintf(name, sizeof(name), "vcpu%u", self->index);
+	prctl(PR_SET_NAME, name);
 	current_vcpu = self;
 	self->tid = pthread_self();
-	g_atomic_int_set(&self->tid_valid, TRUE);
+	__atomic_store_n(&self->tid_valid, true, __ATOMIC_SEQ_CST);
 	while (reason == NULL && !vmm_vm_should_stop(self->vm)) {
 		vmm_vm_vcpu_park_if_paused(self->vm);
 		if (vmm_vm_should_stop(self->vm))
@@ -179,8 +179,8 @@ vcpu_thread(gpointer data)
 				self->run->immediate_exit = 0;
 				continue;
 			}
-			reason = g_strdup_printf(
-				"vCPU %u: KVM_RUN failed: %s", self->index, g_strerror(errno));
+			reason = vmm_strdup_printf(
+				"vCPU %u: KVM_RUN failed: %s", self->index, strerror(errno));
 			break;
 		}
 		reason = handle_exit(self);
@@ -194,8 +194,11 @@ vcpu_thread(gpointer data)
 void
 vmm_vcpu_start(VmmVcpu *self)
 {
-	g_autofree gchar *name = g_strdup_printf("vcpu%u", self->index);
-	self->thread = g_thread_new(name, vcpu_thread, self);
+	int error = pthread_create(&self->thread, NULL, vcpu_thread, self);
+
+	if (error != 0)
+		vmm_fatal("cannot start vCPU %u: %s", self->index, strerror(error));
+	self->thread_started = true;
 }
 
 void
@@ -203,6 +206,6 @@ vmm_vcpu_kick(VmmVcpu *self)
 {
 	/* Before the thread knows its id, immediate_exit alone stops its first KVM_RUN. */
 	self->run->immediate_exit = 1;
-	if (g_atomic_int_get(&self->tid_valid))
+	if (__atomic_load_n(&self->tid_valid, __ATOMIC_SEQ_CST))
 		pthread_kill(self->tid, KICK_SIGNAL);
 }

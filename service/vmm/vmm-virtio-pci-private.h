@@ -7,8 +7,6 @@
 
 #include "vmm-virtio-pci.h"
 
-G_BEGIN_DECLS
-
 /* Shared between the transport's core (vmm-virtio-pci.c) and its register sets (-regs.c). */
 
 #define ISR_QUEUE 0x1u
@@ -30,51 +28,51 @@ G_BEGIN_DECLS
 /* A queue's notification address, when the VMM takes its writes off the vCPU (VmmIoEvents). */
 typedef struct {
 	VmmVirtio *transport;
-	guint index;
-	gboolean wanted; /* @where is what the queue was last registered (or refused) at */
+	unsigned index;
+	bool wanted; /* @where is what the queue was last registered (or refused) at */
 	VmmIoEventAddress where;
 	VmmIoEvent *event; /* NULL: notifications exit to the VMM */
 } VmmVirtioQueueEvent;
 
 struct _VmmVirtio {
-	GMutex lock;
+	pthread_mutex_t lock;
 	VmmPci *pci;
 	VmmPciDevice *pci_device;
 	VmmMemory *memory;
 	VmmIrq irq;
-	guint32 irq_line;
+	uint32_t irq_line;
 	const VmmVirtioDeviceOps *ops;
-	gpointer device;
+	void *device;
 
-	guint8 status;
-	gboolean active;
-	gboolean broken;
-	guint64 device_features;
-	guint64 driver_features;
-	guint32 device_feature_select;
-	guint32 driver_feature_select;
-	guint8 config_generation;
-	guint8 isr;
-	guint16 queue_select;
-	guint16 config_vector;
+	uint8_t status;
+	bool active;
+	bool broken;
+	uint64_t device_features;
+	uint64_t driver_features;
+	uint32_t device_feature_select;
+	uint32_t driver_feature_select;
+	uint8_t config_generation;
+	uint8_t isr;
+	uint16_t queue_select;
+	uint16_t config_vector;
 	VmmVirtqueue **queues;
-	guint16 *queue_vectors;
+	uint16_t *queue_vectors;
 
 	/* Mirrors of PCI configuration space, updated on every config write. */
-	gboolean intx_disabled;
-	gboolean msix_enabled;
-	gboolean msix_function_masked;
-	guint8 msix_capability;
-	guint n_vectors;
-	guint8 msix_table[(VMM_VIRTIO_PCI_MAX_QUEUES + 1) * MSIX_ENTRY_SIZE];
-	guint64 msix_pending;
+	bool intx_disabled;
+	bool msix_enabled;
+	bool msix_function_masked;
+	uint8_t msix_capability;
+	unsigned n_vectors;
+	uint8_t msix_table[(VMM_VIRTIO_PCI_MAX_QUEUES + 1) * MSIX_ENTRY_SIZE];
+	uint64_t msix_pending;
 
 	/* Where each BAR decodes now, 0 while it does not (told by the PCI bridge). */
-	guint64 bar_addresses[VMM_PCI_BARS];
+	uint64_t bar_addresses[VMM_PCI_BARS];
 	VmmIoEvents ioevents;
 	VmmVirtioQueueEvent *queue_events;
-	guint64 exit_notifies;
-	guint64 ioevent_notifies;
+	uint64_t exit_notifies;
+	uint64_t ioevent_notifies;
 };
 
 extern const VmmIoOps vmm_virtio_pci_legacy_ops;
@@ -82,18 +80,16 @@ extern const VmmIoOps vmm_virtio_pci_modern_ops;
 extern const VmmIoOps vmm_virtio_pci_msix_ops;
 
 /* All with the lock held. */
-guint8 vmm_virtio_pci_read_isr(VmmVirtio *self);
+uint8_t vmm_virtio_pci_read_isr(VmmVirtio *self);
 void vmm_virtio_pci_deliver_pending(VmmVirtio *self);
-void vmm_virtio_pci_write_status(VmmVirtio *self, guint8 value);
-void vmm_virtio_pci_set_driver_features(VmmVirtio *self, guint64 features, guint64 mask);
+void vmm_virtio_pci_write_status(VmmVirtio *self, uint8_t value);
+void vmm_virtio_pci_set_driver_features(VmmVirtio *self, uint64_t features, uint64_t mask);
 void vmm_virtio_pci_enable_queue(VmmVirtio *self, VmmVirtqueue *queue);
-void vmm_virtio_pci_queue_notify(VmmVirtio *self, guint queue_index);
+void vmm_virtio_pci_queue_notify(VmmVirtio *self, unsigned queue_index);
 /* After any change of status, queues or BARs: moves, adds or removes the queues' ioevents. */
 void vmm_virtio_pci_update_ioevents(VmmVirtio *self);
 void vmm_virtio_pci_remove_ioevents(VmmVirtio *self);
 VmmVirtqueue *vmm_virtio_pci_selected_queue(VmmVirtio *self);
-guint16 vmm_virtio_pci_valid_vector(VmmVirtio *self, guint16 vector);
+uint16_t vmm_virtio_pci_valid_vector(VmmVirtio *self, uint16_t vector);
 void vmm_virtio_pci_config_access(
-	VmmVirtio *self, guint32 offset, guint8 *data, guint32 size, gboolean is_write);
-
-G_END_DECLS
+	VmmVirtio *self, uint32_t offset, uint8_t *data, uint32_t size, bool is_write);

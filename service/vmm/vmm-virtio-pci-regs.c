@@ -17,53 +17,53 @@
  */
 
 typedef struct {
-	guint8 offset;
-	guint8 size;
-	void (*write)(VmmVirtio *self, guint32 value);
+	uint8_t offset;
+	uint8_t size;
+	void (*write)(VmmVirtio *self, uint32_t value);
 } RegField;
 
 static void
-put16(guint8 *block, guint offset, guint16 value)
+put16(uint8_t *block, unsigned offset, uint16_t value)
 {
-	value = GUINT16_TO_LE(value);
+	value = htole16(value);
 	memcpy(block + offset, &value, 2);
 }
 
 static void
-put32(guint8 *block, guint offset, guint32 value)
+put32(uint8_t *block, unsigned offset, uint32_t value)
 {
-	value = GUINT32_TO_LE(value);
+	value = htole32(value);
 	memcpy(block + offset, &value, 4);
 }
 
-static guint32
-get_field(const guint8 *block, const RegField *field)
+static uint32_t
+get_field(const uint8_t *block, const RegField *field)
 {
-	guint32 value = 0;
+	uint32_t value = 0;
 
 	memcpy(&value, block + field->offset, field->size);
-	return GUINT32_FROM_LE(value);
+	return le32toh(value);
 }
 
 static void
 write_fields(VmmVirtio *self,
 	     const RegField *fields,
-	     guint n_fields,
-	     guint8 *block,
-	     guint32 offset,
-	     const guint8 *data,
-	     guint32 size)
+	     unsigned n_fields,
+	     uint8_t *block,
+	     uint32_t offset,
+	     const uint8_t *data,
+	     uint32_t size)
 {
 	memcpy(block + offset, data, size);
-	for (guint i = 0; i < n_fields; i++) {
+	for (unsigned i = 0; i < n_fields; i++) {
 		const RegField *field = &fields[i];
 		if (field->offset < offset + size && offset < field->offset + field->size)
 			field->write(self, get_field(block, field));
 	}
 }
 
-static gboolean
-in_block(guint64 offset, guint32 size, guint64 block_size)
+static bool
+in_block(uint64_t offset, uint32_t size, uint64_t block_size)
 {
 	return offset < block_size && size <= block_size - offset;
 }
@@ -71,31 +71,31 @@ in_block(guint64 offset, guint32 size, guint64 block_size)
 /* Fields both register sets share. */
 
 static void
-set_queue_select(VmmVirtio *self, guint32 value)
+set_queue_select(VmmVirtio *self, uint32_t value)
 {
 	self->queue_select = value;
 }
 
 static void
-set_status(VmmVirtio *self, guint32 value)
+set_status(VmmVirtio *self, uint32_t value)
 {
 	vmm_virtio_pci_write_status(self, value);
 }
 
 static void
-set_config_vector(VmmVirtio *self, guint32 value)
+set_config_vector(VmmVirtio *self, uint32_t value)
 {
 	self->config_vector = vmm_virtio_pci_valid_vector(self, value);
 }
 
 static void
-set_queue_vector(VmmVirtio *self, guint32 value)
+set_queue_vector(VmmVirtio *self, uint32_t value)
 {
 	if (vmm_virtio_pci_selected_queue(self) != NULL)
 		self->queue_vectors[self->queue_select] = vmm_virtio_pci_valid_vector(self, value);
 }
 
-static guint16
+static uint16_t
 queue_vector(VmmVirtio *self)
 {
 	if (vmm_virtio_pci_selected_queue(self) == NULL)
@@ -106,29 +106,29 @@ queue_vector(VmmVirtio *self)
 /* Modern common configuration (virtio 1.2, 4.1.4.3). */
 
 static void
-set_device_feature_select(VmmVirtio *self, guint32 value)
+set_device_feature_select(VmmVirtio *self, uint32_t value)
 {
 	self->device_feature_select = value;
 }
 
 static void
-set_driver_feature_select(VmmVirtio *self, guint32 value)
+set_driver_feature_select(VmmVirtio *self, uint32_t value)
 {
 	self->driver_feature_select = value;
 }
 
 static void
-set_driver_feature(VmmVirtio *self, guint32 value)
+set_driver_feature(VmmVirtio *self, uint32_t value)
 {
-	guint shift = 32 * self->driver_feature_select;
+	unsigned shift = 32 * self->driver_feature_select;
 
 	if (self->driver_feature_select < 2)
 		vmm_virtio_pci_set_driver_features(
-			self, (guint64)value << shift, G_GUINT64_CONSTANT(0xFFFFFFFF) << shift);
+			self, (uint64_t)value << shift, UINT64_C(0xFFFFFFFF) << shift);
 }
 
 static void
-set_queue_size(VmmVirtio *self, guint32 value)
+set_queue_size(VmmVirtio *self, uint32_t value)
 {
 	VmmVirtqueue *queue = vmm_virtio_pci_selected_queue(self);
 
@@ -137,7 +137,7 @@ set_queue_size(VmmVirtio *self, guint32 value)
 }
 
 static void
-set_queue_enable(VmmVirtio *self, guint32 value)
+set_queue_enable(VmmVirtio *self, uint32_t value)
 {
 	VmmVirtqueue *queue = vmm_virtio_pci_selected_queue(self);
 
@@ -147,54 +147,54 @@ set_queue_enable(VmmVirtio *self, guint32 value)
 
 /* @which: 0 descriptor table, 1 driver (available) ring, 2 device (used) ring. */
 static void
-set_queue_address_half(VmmVirtio *self, guint which, gboolean high, guint32 value)
+set_queue_address_half(VmmVirtio *self, unsigned which, bool high, uint32_t value)
 {
 	VmmVirtqueue *queue = vmm_virtio_pci_selected_queue(self);
-	guint64 addresses[3];
-	guint shift = high ? 32 : 0;
+	uint64_t addresses[3];
+	unsigned shift = high ? 32 : 0;
 
 	if (queue == NULL)
 		return;
 	vmm_virtqueue_get_addresses(queue, &addresses[0], &addresses[1], &addresses[2]);
-	addresses[which] &= ~(G_GUINT64_CONSTANT(0xFFFFFFFF) << shift);
-	addresses[which] |= (guint64)value << shift;
+	addresses[which] &= ~(UINT64_C(0xFFFFFFFF) << shift);
+	addresses[which] |= (uint64_t)value << shift;
 	vmm_virtqueue_set_addresses(queue, addresses[0], addresses[1], addresses[2]);
 }
 
 static void
-set_desc_low(VmmVirtio *self, guint32 value)
+set_desc_low(VmmVirtio *self, uint32_t value)
 {
-	set_queue_address_half(self, 0, FALSE, value);
+	set_queue_address_half(self, 0, false, value);
 }
 
 static void
-set_desc_high(VmmVirtio *self, guint32 value)
+set_desc_high(VmmVirtio *self, uint32_t value)
 {
-	set_queue_address_half(self, 0, TRUE, value);
+	set_queue_address_half(self, 0, true, value);
 }
 
 static void
-set_driver_low(VmmVirtio *self, guint32 value)
+set_driver_low(VmmVirtio *self, uint32_t value)
 {
-	set_queue_address_half(self, 1, FALSE, value);
+	set_queue_address_half(self, 1, false, value);
 }
 
 static void
-set_driver_high(VmmVirtio *self, guint32 value)
+set_driver_high(VmmVirtio *self, uint32_t value)
 {
-	set_queue_address_half(self, 1, TRUE, value);
+	set_queue_address_half(self, 1, true, value);
 }
 
 static void
-set_device_low(VmmVirtio *self, guint32 value)
+set_device_low(VmmVirtio *self, uint32_t value)
 {
-	set_queue_address_half(self, 2, FALSE, value);
+	set_queue_address_half(self, 2, false, value);
 }
 
 static void
-set_device_high(VmmVirtio *self, guint32 value)
+set_device_high(VmmVirtio *self, uint32_t value)
 {
-	set_queue_address_half(self, 2, TRUE, value);
+	set_queue_address_half(self, 2, true, value);
 }
 
 static const RegField common_fields[] = {
@@ -215,17 +215,17 @@ static const RegField common_fields[] = {
 	{0x34, 4, set_device_high},
 };
 
-static guint32
-feature_word(guint64 features, guint32 select)
+static uint32_t
+feature_word(uint64_t features, uint32_t select)
 {
-	return select < 2 ? (guint32)(features >> (32 * select)) : 0;
+	return select < 2 ? (uint32_t)(features >> (32 * select)) : 0;
 }
 
 static void
-common_snapshot(VmmVirtio *self, guint8 *block)
+common_snapshot(VmmVirtio *self, uint8_t *block)
 {
 	VmmVirtqueue *queue = vmm_virtio_pci_selected_queue(self);
-	guint64 desc, avail, used;
+	uint64_t desc, avail, used;
 
 	memset(block, 0, COMMON_CFG_SIZE);
 	put32(block, 0x00, self->device_feature_select);
@@ -253,9 +253,9 @@ common_snapshot(VmmVirtio *self, guint8 *block)
 }
 
 static void
-modern_read_locked(VmmVirtio *self, guint64 offset, guint8 *data, guint32 size)
+modern_read_locked(VmmVirtio *self, uint64_t offset, uint8_t *data, uint32_t size)
 {
-	guint8 block[COMMON_CFG_SIZE];
+	uint8_t block[COMMON_CFG_SIZE];
 
 	/* Unused space and the notify registers read as zeros. */
 	memset(data, 0, size);
@@ -267,20 +267,20 @@ modern_read_locked(VmmVirtio *self, guint64 offset, guint8 *data, guint32 size)
 	} else if (offset >= VMM_VIRTIO_PCI_DEVICE_OFFSET &&
 		   offset < VMM_VIRTIO_PCI_NOTIFY_OFFSET) {
 		vmm_virtio_pci_config_access(
-			self, offset - VMM_VIRTIO_PCI_DEVICE_OFFSET, data, size, FALSE);
+			self, offset - VMM_VIRTIO_PCI_DEVICE_OFFSET, data, size, false);
 	}
 }
 
 static void
-modern_write_locked(VmmVirtio *self, guint64 offset, const guint8 *data, guint32 size)
+modern_write_locked(VmmVirtio *self, uint64_t offset, const uint8_t *data, uint32_t size)
 {
-	guint8 block[COMMON_CFG_SIZE];
+	uint8_t block[COMMON_CFG_SIZE];
 
 	if (in_block(offset, size, COMMON_CFG_SIZE)) {
 		common_snapshot(self, block);
 		write_fields(self,
 			     common_fields,
-			     G_N_ELEMENTS(common_fields),
+			     VMM_N_ELEMENTS(common_fields),
 			     block,
 			     offset,
 			     data,
@@ -289,7 +289,7 @@ modern_write_locked(VmmVirtio *self, guint64 offset, const guint8 *data, guint32
 	} else if (offset >= VMM_VIRTIO_PCI_DEVICE_OFFSET &&
 		   offset < VMM_VIRTIO_PCI_NOTIFY_OFFSET) {
 		vmm_virtio_pci_config_access(
-			self, offset - VMM_VIRTIO_PCI_DEVICE_OFFSET, (guint8 *)data, size, TRUE);
+			self, offset - VMM_VIRTIO_PCI_DEVICE_OFFSET, (uint8_t *)data, size, true);
 	} else if (offset >= VMM_VIRTIO_PCI_NOTIFY_OFFSET) {
 		self->exit_notifies++;
 		vmm_virtio_pci_queue_notify(self,
@@ -299,23 +299,23 @@ modern_write_locked(VmmVirtio *self, guint64 offset, const guint8 *data, guint32
 }
 
 static void
-modern_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
+modern_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	VmmVirtio *self = opaque;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	modern_read_locked(self, offset, data, size);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static void
-modern_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
+modern_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t size)
 {
 	VmmVirtio *self = opaque;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	modern_write_locked(self, offset, data, size);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 const VmmIoOps vmm_virtio_pci_modern_ops = {modern_read, modern_write};
@@ -326,16 +326,16 @@ const VmmIoOps vmm_virtio_pci_modern_ops = {modern_read, modern_write};
 #define LEGACY_QUEUE_ALIGN 4096u
 
 static void
-set_guest_features(VmmVirtio *self, guint32 value)
+set_guest_features(VmmVirtio *self, uint32_t value)
 {
 	vmm_virtio_pci_set_driver_features(self, value, 0xFFFFFFFF);
 }
 
 static void
-set_queue_pfn(VmmVirtio *self, guint32 pfn)
+set_queue_pfn(VmmVirtio *self, uint32_t pfn)
 {
 	VmmVirtqueue *queue = vmm_virtio_pci_selected_queue(self);
-	guint64 size, desc, avail, used;
+	uint64_t size, desc, avail, used;
 
 	if (queue == NULL)
 		return;
@@ -343,15 +343,16 @@ set_queue_pfn(VmmVirtio *self, guint32 pfn)
 	if (pfn == 0)
 		return;
 	size = vmm_virtqueue_get_size(queue);
-	desc = (guint64)pfn << 12;
+	desc = (uint64_t)pfn << 12;
 	avail = desc + 16 * size;
-	used = (avail + 6 + 2 * size + LEGACY_QUEUE_ALIGN - 1) & ~(guint64)(LEGACY_QUEUE_ALIGN - 1);
+	used = (avail + 6 + 2 * size + LEGACY_QUEUE_ALIGN - 1) &
+	       ~(uint64_t)(LEGACY_QUEUE_ALIGN - 1);
 	vmm_virtqueue_set_addresses(queue, desc, avail, used);
 	vmm_virtio_pci_enable_queue(self, queue);
 }
 
 static void
-legacy_notify(VmmVirtio *self, guint32 value)
+legacy_notify(VmmVirtio *self, uint32_t value)
 {
 	self->exit_notifies++;
 	vmm_virtio_pci_queue_notify(self, value);
@@ -367,21 +368,21 @@ static const RegField legacy_fields[] = {
 	{0x16, 2, set_queue_vector},
 };
 
-static guint32
+static uint32_t
 legacy_header_size(VmmVirtio *self)
 {
 	return self->msix_enabled ? LEGACY_MSIX_CONFIG_OFFSET : LEGACY_CONFIG_OFFSET;
 }
 
 static void
-legacy_snapshot(VmmVirtio *self, guint8 *block)
+legacy_snapshot(VmmVirtio *self, uint8_t *block)
 {
 	VmmVirtqueue *queue = vmm_virtio_pci_selected_queue(self);
-	guint64 desc = 0, avail, used;
+	uint64_t desc = 0, avail, used;
 
 	memset(block, 0, LEGACY_MSIX_CONFIG_OFFSET);
-	put32(block, 0x00, (guint32)self->device_features);
-	put32(block, 0x04, (guint32)self->driver_features);
+	put32(block, 0x00, (uint32_t)self->device_features);
+	put32(block, 0x04, (uint32_t)self->driver_features);
 	if (queue != NULL) {
 		if (vmm_virtqueue_is_enabled(queue))
 			vmm_virtqueue_get_addresses(queue, &desc, &avail, &used);
@@ -396,13 +397,13 @@ legacy_snapshot(VmmVirtio *self, guint8 *block)
 }
 
 static void
-legacy_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
+legacy_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	VmmVirtio *self = opaque;
-	guint8 block[LEGACY_MSIX_CONFIG_OFFSET];
-	guint32 header = 0;
+	uint8_t block[LEGACY_MSIX_CONFIG_OFFSET];
+	uint32_t header = 0;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	header = legacy_header_size(self);
 	if (in_block(offset, size, header)) {
 		legacy_snapshot(self, block);
@@ -410,37 +411,38 @@ legacy_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
 		if (offset <= LEGACY_ISR && LEGACY_ISR < offset + size)
 			vmm_virtio_pci_read_isr(self);
 	} else if (offset >= header) {
-		vmm_virtio_pci_config_access(self, offset - header, data, size, FALSE);
+		vmm_virtio_pci_config_access(self, offset - header, data, size, false);
 	} else {
 		memset(data, 0xFF, size);
 	}
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static void
-legacy_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
+legacy_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t size)
 {
 	VmmVirtio *self = opaque;
-	guint8 block[LEGACY_MSIX_CONFIG_OFFSET];
-	guint32 header;
+	uint8_t block[LEGACY_MSIX_CONFIG_OFFSET];
+	uint32_t header;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	header = legacy_header_size(self);
 	if (in_block(offset, size, header)) {
 		legacy_snapshot(self, block);
 		write_fields(self,
 			     legacy_fields,
-			     header == LEGACY_MSIX_CONFIG_OFFSET ? G_N_ELEMENTS(legacy_fields)
-								 : G_N_ELEMENTS(legacy_fields) - 2,
+			     header == LEGACY_MSIX_CONFIG_OFFSET
+				     ? VMM_N_ELEMENTS(legacy_fields)
+				     : VMM_N_ELEMENTS(legacy_fields) - 2,
 			     block,
 			     offset,
 			     data,
 			     size);
 		vmm_virtio_pci_update_ioevents(self);
 	} else if (offset >= header) {
-		vmm_virtio_pci_config_access(self, offset - header, (guint8 *)data, size, TRUE);
+		vmm_virtio_pci_config_access(self, offset - header, (uint8_t *)data, size, true);
 	}
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 const VmmIoOps vmm_virtio_pci_legacy_ops = {legacy_read, legacy_write};
@@ -448,34 +450,34 @@ const VmmIoOps vmm_virtio_pci_legacy_ops = {legacy_read, legacy_write};
 /* The MSI-X table and pending bit array (PCI Local Bus 3.0, 6.8.2). */
 
 static void
-msix_read(gpointer opaque, guint64 offset, guint8 *data, guint32 size)
+msix_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	VmmVirtio *self = opaque;
-	guint64 pending;
+	uint64_t pending;
 
 	memset(data, 0, size);
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	if (in_block(offset, size, self->n_vectors * MSIX_ENTRY_SIZE)) {
 		memcpy(data, self->msix_table + offset, size);
 	} else if (offset >= VMM_VIRTIO_PCI_MSIX_PBA_OFFSET &&
 		   in_block(offset - VMM_VIRTIO_PCI_MSIX_PBA_OFFSET, size, 8)) {
-		pending = GUINT64_TO_LE(self->msix_pending);
-		memcpy(data, (guint8 *)&pending + (offset - VMM_VIRTIO_PCI_MSIX_PBA_OFFSET), size);
+		pending = htole64(self->msix_pending);
+		memcpy(data, (uint8_t *)&pending + (offset - VMM_VIRTIO_PCI_MSIX_PBA_OFFSET), size);
 	}
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static void
-msix_write(gpointer opaque, guint64 offset, const guint8 *data, guint32 size)
+msix_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t size)
 {
 	VmmVirtio *self = opaque;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	if (in_block(offset, size, self->n_vectors * MSIX_ENTRY_SIZE)) {
 		memcpy(self->msix_table + offset, data, size);
 		vmm_virtio_pci_deliver_pending(self);
 	}
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 const VmmIoOps vmm_virtio_pci_msix_ops = {msix_read, msix_write};

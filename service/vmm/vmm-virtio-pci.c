@@ -5,16 +5,18 @@
 
 #include "config.h"
 
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "vmm-log.h"
 #include "vmm-virtio-pci-private.h"
 
 /* Transitional PCI ids and classes (virtio 1.2, 4.1.2.3). */
 static const struct {
-	guint16 device_id;
-	guint16 pci_device_id;
-	guint32 class_code;
+	uint16_t device_id;
+	uint16_t pci_device_id;
+	uint32_t class_code;
 } transitional_ids[] = {
 	{1, 0x1000, 0x020000}, /* network */
 	{2, 0x1001, 0x018000}, /* block */
@@ -29,36 +31,35 @@ static const struct {
 
 /* Interrupts. */
 
-static guint16
-msix_entry_control(VmmVirtio *self, guint vector)
+static uint16_t
+msix_entry_control(VmmVirtio *self, unsigned vector)
 {
-	guint32 control;
+	uint32_t control;
 
 	memcpy(&control, self->msix_table + vector * MSIX_ENTRY_SIZE + 12, 4);
-	return GUINT32_FROM_LE(control) & 1;
+	return le32toh(control) & 1;
 }
 
 static void
-msix_send(VmmVirtio *self, guint vector)
+msix_send(VmmVirtio *self, unsigned vector)
 {
-	const guint8 *entry = self->msix_table + vector * MSIX_ENTRY_SIZE;
-	guint32 low, high, data;
+	const uint8_t *entry = self->msix_table + vector * MSIX_ENTRY_SIZE;
+	uint32_t low, high, data;
 
 	memcpy(&low, entry, 4);
 	memcpy(&high, entry + 4, 4);
 	memcpy(&data, entry + 8, 4);
-	self->irq.signal_msi(self->irq.opaque,
-			     (guint64)GUINT32_FROM_LE(high) << 32 | GUINT32_FROM_LE(low),
-			     GUINT32_FROM_LE(data));
+	self->irq.signal_msi(
+		self->irq.opaque, (uint64_t)le32toh(high) << 32 | le32toh(low), le32toh(data));
 }
 
 static void
-msix_signal(VmmVirtio *self, guint16 vector)
+msix_signal(VmmVirtio *self, uint16_t vector)
 {
 	if (vector >= self->n_vectors)
 		return;
 	if (self->msix_function_masked || msix_entry_control(self, vector)) {
-		self->msix_pending |= G_GUINT64_CONSTANT(1) << vector;
+		self->msix_pending |= UINT64_C(1) << vector;
 		return;
 	}
 	msix_send(self, vector);
@@ -69,8 +70,8 @@ vmm_virtio_pci_deliver_pending(VmmVirtio *self)
 {
 	if (!self->msix_enabled || self->msix_function_masked)
 		return;
-	for (guint vector = 0; vector < self->n_vectors; vector++) {
-		guint64 bit = G_GUINT64_CONSTANT(1) << vector;
+	for (unsigned vector = 0; vector < self->n_vectors; vector++) {
+		uint64_t bit = UINT64_C(1) << vector;
 		if ((self->msix_pending & bit) && !msix_entry_control(self, vector)) {
 			self->msix_pending &= ~bit;
 			msix_send(self, vector);
@@ -79,30 +80,30 @@ vmm_virtio_pci_deliver_pending(VmmVirtio *self)
 }
 
 static void
-interrupt(VmmVirtio *self, guint16 vector, guint8 isr_bit)
+interrupt(VmmVirtio *self, uint16_t vector, uint8_t isr_bit)
 {
 	self->isr |= isr_bit;
 	if (self->msix_enabled)
 		msix_signal(self, vector);
 	else if (!self->intx_disabled && self->irq_line != 0)
-		self->irq.set_line(self->irq.opaque, self->irq_line, TRUE);
+		self->irq.set_line(self->irq.opaque, self->irq_line, true);
 }
 
-guint8
+uint8_t
 vmm_virtio_pci_read_isr(VmmVirtio *self)
 {
-	guint8 isr = self->isr;
+	uint8_t isr = self->isr;
 
 	self->isr = 0;
 	if (self->irq_line != 0)
-		self->irq.set_line(self->irq.opaque, self->irq_line, FALSE);
+		self->irq.set_line(self->irq.opaque, self->irq_line, false);
 	return isr;
 }
 
 /* What devices see (vmm-virtio.h). */
 
 VmmVirtqueue *
-vmm_virtio_get_queue(VmmVirtio *self, guint queue_index)
+vmm_virtio_get_queue(VmmVirtio *self, unsigned queue_index)
 {
 	if (!self->active || self->broken || queue_index >= self->ops->num_queues)
 		return NULL;
@@ -112,7 +113,7 @@ vmm_virtio_get_queue(VmmVirtio *self, guint queue_index)
 }
 
 void
-vmm_virtio_notify_used(VmmVirtio *self, guint queue_index)
+vmm_virtio_notify_used(VmmVirtio *self, unsigned queue_index)
 {
 	self->irq.guest_event(self->irq.opaque);
 	if (queue_index >= self->ops->num_queues ||
@@ -131,20 +132,20 @@ vmm_virtio_notify_config(VmmVirtio *self)
 }
 
 void
-vmm_virtio_set_needs_reset(VmmVirtio *self, const gchar *reason)
+vmm_virtio_set_needs_reset(VmmVirtio *self, const char *reason)
 {
 	if (self->broken)
 		return;
-	self->broken = TRUE;
+	self->broken = true;
 	self->status |= VMM_VIRTIO_STATUS_NEEDS_RESET;
-	g_warning("virtio-pci 00:%02x.0 (device %u): %s; stopped until the driver resets it",
-		  vmm_pci_device_get_slot(self->pci_device),
-		  self->ops->device_id,
-		  reason);
+	vmm_warning("virtio-pci 00:%02x.0 (device %u): %s; stopped until the driver resets it",
+		    vmm_pci_device_get_slot(self->pci_device),
+		    self->ops->device_id,
+		    reason);
 	vmm_virtio_notify_config(self);
 }
 
-gboolean
+bool
 vmm_virtio_needs_reset(VmmVirtio *self)
 {
 	return self->broken;
@@ -153,13 +154,13 @@ vmm_virtio_needs_reset(VmmVirtio *self)
 void
 vmm_virtio_lock(VmmVirtio *self)
 {
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 }
 
 void
 vmm_virtio_unlock(VmmVirtio *self)
 {
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 /* Status, features, reset: shared by the legacy and modern register sets. */
@@ -168,13 +169,13 @@ static void
 reset(VmmVirtio *self)
 {
 	self->status = 0;
-	self->active = FALSE;
-	self->broken = FALSE;
+	self->active = false;
+	self->broken = false;
 	self->driver_features = 0;
 	self->device_feature_select = self->driver_feature_select = 0;
 	self->queue_select = 0;
 	self->config_vector = VMM_VIRTIO_PCI_NO_VECTOR;
-	for (guint i = 0; i < self->ops->num_queues; i++) {
+	for (unsigned i = 0; i < self->ops->num_queues; i++) {
 		vmm_virtqueue_reset(self->queues[i]);
 		self->queue_vectors[i] = VMM_VIRTIO_PCI_NO_VECTOR;
 	}
@@ -182,13 +183,13 @@ reset(VmmVirtio *self)
 	self->ops->reset(self->device);
 }
 
-static gboolean
-features_acceptable(VmmVirtio *self, gboolean modern)
+static bool
+features_acceptable(VmmVirtio *self, bool modern)
 {
-	guint64 version_1 = G_GUINT64_CONSTANT(1) << VMM_VIRTIO_F_VERSION_1;
+	uint64_t version_1 = UINT64_C(1) << VMM_VIRTIO_F_VERSION_1;
 
 	if (self->driver_features & ~self->device_features)
-		return FALSE;
+		return false;
 	return modern == ((self->driver_features & version_1) != 0);
 }
 
@@ -196,28 +197,28 @@ static void
 activate(VmmVirtio *self)
 {
 	/* A legacy driver never sets FEATURES_OK (virtio 1.2, 7.2.1). */
-	gboolean modern = (self->status & VMM_VIRTIO_STATUS_FEATURES_OK) != 0;
+	bool modern = (self->status & VMM_VIRTIO_STATUS_FEATURES_OK) != 0;
 
 	if (!features_acceptable(self, modern)) {
 		vmm_virtio_set_needs_reset(self,
 					   "driver set DRIVER_OK with features it may not use");
 		return;
 	}
-	self->active = TRUE;
+	self->active = true;
 	self->ops->activate(self->device, self, self->driver_features);
 }
 
 void
-vmm_virtio_pci_write_status(VmmVirtio *self, guint8 value)
+vmm_virtio_pci_write_status(VmmVirtio *self, uint8_t value)
 {
-	guint8 old = self->status;
+	uint8_t old = self->status;
 
 	if (value == 0) {
 		reset(self);
 		return;
 	}
 	if ((value & VMM_VIRTIO_STATUS_FEATURES_OK) && !(old & VMM_VIRTIO_STATUS_FEATURES_OK) &&
-	    !features_acceptable(self, TRUE))
+	    !features_acceptable(self, true))
 		value &= ~VMM_VIRTIO_STATUS_FEATURES_OK;
 	self->status =
 		(value & ~VMM_VIRTIO_STATUS_NEEDS_RESET) | (old & VMM_VIRTIO_STATUS_NEEDS_RESET);
@@ -226,7 +227,7 @@ vmm_virtio_pci_write_status(VmmVirtio *self, guint8 value)
 }
 
 void
-vmm_virtio_pci_set_driver_features(VmmVirtio *self, guint64 features, guint64 mask)
+vmm_virtio_pci_set_driver_features(VmmVirtio *self, uint64_t features, uint64_t mask)
 {
 	if (self->status & (VMM_VIRTIO_STATUS_FEATURES_OK | VMM_VIRTIO_STATUS_DRIVER_OK))
 		return;
@@ -236,19 +237,19 @@ vmm_virtio_pci_set_driver_features(VmmVirtio *self, guint64 features, guint64 ma
 void
 vmm_virtio_pci_enable_queue(VmmVirtio *self, VmmVirtqueue *queue)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *reason = NULL;
+	vmm_autoptr(VmmError) error = NULL;
+	vmm_autofree char *reason = NULL;
 
 	if (vmm_virtqueue_is_enabled(queue) || self->broken)
 		return;
 	if (!vmm_virtqueue_enable(queue, &error)) {
-		reason = g_strdup_printf("queue %u: %s", self->queue_select, error->message);
+		reason = vmm_strdup_printf("queue %u: %s", self->queue_select, error->message);
 		vmm_virtio_set_needs_reset(self, reason);
 	}
 }
 
 void
-vmm_virtio_pci_queue_notify(VmmVirtio *self, guint queue_index)
+vmm_virtio_pci_queue_notify(VmmVirtio *self, unsigned queue_index)
 {
 	if (!self->active || self->broken || queue_index >= self->ops->num_queues)
 		return;
@@ -264,17 +265,17 @@ vmm_virtio_pci_selected_queue(VmmVirtio *self)
 	return self->queues[self->queue_select];
 }
 
-guint16
-vmm_virtio_pci_valid_vector(VmmVirtio *self, guint16 vector)
+uint16_t
+vmm_virtio_pci_valid_vector(VmmVirtio *self, uint16_t vector)
 {
 	return vector < self->n_vectors ? vector : VMM_VIRTIO_PCI_NO_VECTOR;
 }
 
 void
 vmm_virtio_pci_config_access(
-	VmmVirtio *self, guint32 offset, guint8 *data, guint32 size, gboolean is_write)
+	VmmVirtio *self, uint32_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
-	if ((guint64)offset + size > self->ops->config_size) {
+	if ((uint64_t)offset + size > self->ops->config_size) {
 		if (!is_write)
 			memset(data, 0, size);
 		return;
@@ -288,44 +289,44 @@ vmm_virtio_pci_config_access(
 /* PCI configuration space: the command register and the MSI-X capability. */
 
 static void
-pci_config_written(gpointer opaque, const guint8 *config, guint32 offset, guint32 size)
+pci_config_written(void *opaque, const uint8_t *config, uint32_t offset, uint32_t size)
 {
 	VmmVirtio *self = opaque;
-	guint16 command, msix_control;
+	uint16_t command, msix_control;
 
 	memcpy(&command, config + VMM_PCI_COMMAND, 2);
 	memcpy(&msix_control, config + self->msix_capability + 2, 2);
-	command = GUINT16_FROM_LE(command);
-	msix_control = GUINT16_FROM_LE(msix_control);
-	g_mutex_lock(&self->lock);
+	command = le16toh(command);
+	msix_control = le16toh(msix_control);
+	pthread_mutex_lock(&self->lock);
 	self->intx_disabled = (command & VMM_PCI_COMMAND_INTX_DISABLE) != 0;
 	self->msix_enabled = (msix_control & MSIX_CONTROL_ENABLE) != 0;
 	self->msix_function_masked = (msix_control & MSIX_CONTROL_MASK) != 0;
 	vmm_virtio_pci_deliver_pending(self);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static void
-pci_bar_mapped(gpointer opaque, guint index, guint64 address)
+pci_bar_mapped(void *opaque, unsigned index, uint64_t address)
 {
 	VmmVirtio *self = opaque;
 
-	g_mutex_lock(&self->lock);
+	pthread_mutex_lock(&self->lock);
 	self->bar_addresses[index] = address;
 	vmm_virtio_pci_update_ioevents(self);
-	g_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->lock);
 }
 
 static const VmmPciConfigOps pci_config_ops = {pci_config_written, pci_bar_mapped};
 
-static gboolean
+static bool
 add_msix_capability(VmmVirtio *self)
 {
-	guint8 cap[12] = {VMM_PCI_CAP_ID_MSIX};
-	guint8 mask[12] = {0};
-	guint16 control = GUINT16_TO_LE(self->n_vectors - 1);
-	guint32 table = GUINT32_TO_LE(VMM_VIRTIO_PCI_MSIX_BAR);
-	guint32 pba = GUINT32_TO_LE(VMM_VIRTIO_PCI_MSIX_PBA_OFFSET | VMM_VIRTIO_PCI_MSIX_BAR);
+	uint8_t cap[12] = {VMM_PCI_CAP_ID_MSIX};
+	uint8_t mask[12] = {0};
+	uint16_t control = htole16(self->n_vectors - 1);
+	uint32_t table = htole32(VMM_VIRTIO_PCI_MSIX_BAR);
+	uint32_t pba = htole32(VMM_VIRTIO_PCI_MSIX_PBA_OFFSET | VMM_VIRTIO_PCI_MSIX_BAR);
 
 	memcpy(cap + 2, &control, 2);
 	memcpy(cap + 4, &table, 4);
@@ -335,13 +336,13 @@ add_msix_capability(VmmVirtio *self)
 	return self->msix_capability != 0;
 }
 
-static gboolean
-add_virtio_capability(VmmVirtio *self, guint8 type, guint32 offset, guint32 length)
+static bool
+add_virtio_capability(VmmVirtio *self, uint8_t type, uint32_t offset, uint32_t length)
 {
-	guint8 cap[20] = {VMM_PCI_CAP_ID_VENDOR, 0, 16, type, VMM_VIRTIO_PCI_MODERN_BAR};
-	guint32 offset_le = GUINT32_TO_LE(offset);
-	guint32 length_le = GUINT32_TO_LE(length);
-	guint32 multiplier = GUINT32_TO_LE(VMM_VIRTIO_PCI_NOTIFY_MULTIPLIER);
+	uint8_t cap[20] = {VMM_PCI_CAP_ID_VENDOR, 0, 16, type, VMM_VIRTIO_PCI_MODERN_BAR};
+	uint32_t offset_le = htole32(offset);
+	uint32_t length_le = htole32(length);
+	uint32_t multiplier = htole32(VMM_VIRTIO_PCI_NOTIFY_MULTIPLIER);
 
 	memcpy(cap + 8, &offset_le, 4);
 	memcpy(cap + 12, &length_le, 4);
@@ -352,10 +353,10 @@ add_virtio_capability(VmmVirtio *self, guint8 type, guint32 offset, guint32 leng
 	return vmm_pci_device_add_capability(self->pci_device, cap, cap[2], NULL) != 0;
 }
 
-static gboolean
-add_capabilities(VmmVirtio *self, GError **error)
+static bool
+add_capabilities(VmmVirtio *self, VmmError **error)
 {
-	gboolean ok =
+	bool ok =
 		add_msix_capability(self) &&
 		add_virtio_capability(self,
 				      VIRTIO_PCI_CAP_COMMON_CFG,
@@ -372,23 +373,23 @@ add_capabilities(VmmVirtio *self, GError **error)
 								      self->ops->config_size));
 
 	if (!ok)
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "No room for PCI capabilities");
+		vmm_set_error(error, ENOSPC, "No room for PCI capabilities");
 	return ok;
 }
 
-static guint64
+static uint64_t
 legacy_bar_size(const VmmVirtioDeviceOps *ops)
 {
-	guint64 needed = LEGACY_MSIX_CONFIG_OFFSET + ops->config_size;
-	guint64 size = 32;
+	uint64_t needed = LEGACY_MSIX_CONFIG_OFFSET + ops->config_size;
+	uint64_t size = 32;
 
 	while (size < needed)
 		size *= 2;
 	return size;
 }
 
-static gboolean
-add_bars(VmmVirtio *self, gboolean transitional, GError **error)
+static bool
+add_bars(VmmVirtio *self, bool transitional, VmmError **error)
 {
 	if (transitional && !vmm_pci_device_add_bar(self->pci_device,
 						    VMM_VIRTIO_PCI_LEGACY_BAR,
@@ -397,7 +398,7 @@ add_bars(VmmVirtio *self, gboolean transitional, GError **error)
 						    &vmm_virtio_pci_legacy_ops,
 						    self,
 						    error))
-		return FALSE;
+		return false;
 	return vmm_pci_device_add_bar(self->pci_device,
 				      VMM_VIRTIO_PCI_MSIX_BAR,
 				      VMM_PCI_BAR_MEMORY,
@@ -415,7 +416,7 @@ add_bars(VmmVirtio *self, gboolean transitional, GError **error)
 }
 
 static void
-fill_pci_info(const VmmVirtioDeviceOps *ops, VmmPciDeviceInfo *info, gboolean *transitional)
+fill_pci_info(const VmmVirtioDeviceOps *ops, VmmPciDeviceInfo *info, bool *transitional)
 {
 	*info = (VmmPciDeviceInfo){
 		.vendor_id = VMM_VIRTIO_PCI_VENDOR_ID,
@@ -424,16 +425,16 @@ fill_pci_info(const VmmVirtioDeviceOps *ops, VmmPciDeviceInfo *info, gboolean *t
 		.subsystem_id = ops->device_id,
 		.class_code = 0x00FF00,
 		.revision = 1,
-		.intx = TRUE,
+		.intx = true,
 	};
-	*transitional = FALSE;
-	for (guint i = 0; i < G_N_ELEMENTS(transitional_ids); i++) {
+	*transitional = false;
+	for (unsigned i = 0; i < VMM_N_ELEMENTS(transitional_ids); i++) {
 		if (transitional_ids[i].device_id != ops->device_id)
 			continue;
 		info->device_id = transitional_ids[i].pci_device_id;
 		info->class_code = transitional_ids[i].class_code;
 		info->revision = 0;
-		*transitional = TRUE;
+		*transitional = true;
 	}
 }
 
@@ -442,28 +443,27 @@ vmm_virtio_pci_new(VmmPci *pci,
 		   VmmMemory *memory,
 		   const VmmIrq *irq,
 		   const VmmVirtioDeviceOps *ops,
-		   gpointer device,
-		   GError **error)
+		   void *device,
+		   VmmError **error)
 {
-	g_autoptr(VmmVirtio) self = NULL;
+	vmm_autoptr(VmmVirtio) self = NULL;
 	VmmPciDeviceInfo info;
-	gboolean transitional;
+	bool transitional;
 
-	g_return_val_if_fail(ops->num_queues <= VMM_VIRTIO_PCI_MAX_QUEUES, NULL);
-	self = g_new0(VmmVirtio, 1);
-	g_mutex_init(&self->lock);
+	vmm_return_val_if_fail(ops->num_queues <= VMM_VIRTIO_PCI_MAX_QUEUES, NULL);
+	self = vmm_new0(VmmVirtio, 1);
+	pthread_mutex_init(&self->lock, NULL);
 	self->pci = pci;
 	self->memory = memory;
 	self->irq = *irq;
 	self->ops = ops;
 	self->device = device;
 	self->n_vectors = ops->num_queues + 1;
-	self->device_features = ops->get_features(device) | G_GUINT64_CONSTANT(1)
-								    << VMM_VIRTIO_F_VERSION_1;
-	self->queues = g_new0(VmmVirtqueue *, ops->num_queues);
-	self->queue_vectors = g_new0(guint16, ops->num_queues);
-	self->queue_events = g_new0(VmmVirtioQueueEvent, ops->num_queues);
-	for (guint i = 0; i < ops->num_queues; i++) {
+	self->device_features = ops->get_features(device) | UINT64_C(1) << VMM_VIRTIO_F_VERSION_1;
+	self->queues = vmm_new0(VmmVirtqueue *, ops->num_queues);
+	self->queue_vectors = vmm_new0(uint16_t, ops->num_queues);
+	self->queue_events = vmm_new0(VmmVirtioQueueEvent, ops->num_queues);
+	for (unsigned i = 0; i < ops->num_queues; i++) {
 		self->queues[i] = vmm_virtqueue_new(memory, ops->queue_size);
 		self->queue_events[i] = (VmmVirtioQueueEvent){.transport = self, .index = i};
 	}
@@ -475,11 +475,11 @@ vmm_virtio_pci_new(VmmPci *pci,
 	self->irq_line = vmm_pci_device_get_irq(self->pci_device);
 	if (!add_bars(self, transitional, error) || !add_capabilities(self, error))
 		return NULL;
-	for (guint i = 0; i < ops->num_queues; i++)
+	for (unsigned i = 0; i < ops->num_queues; i++)
 		self->queue_vectors[i] = VMM_VIRTIO_PCI_NO_VECTOR;
 	vmm_pci_device_set_config_ops(self->pci_device, &pci_config_ops, self);
 	ops->attach(device, self);
-	return g_steal_pointer(&self);
+	return vmm_steal_pointer(&self);
 }
 
 void
@@ -490,13 +490,13 @@ vmm_virtio_pci_free(VmmVirtio *self)
 	vmm_virtio_pci_remove_ioevents(self);
 	if (self->pci_device != NULL)
 		vmm_pci_remove_device(self->pci, self->pci_device);
-	for (guint i = 0; i < self->ops->num_queues; i++)
+	for (unsigned i = 0; i < self->ops->num_queues; i++)
 		vmm_virtqueue_free(self->queues[i]);
-	g_free(self->queues);
-	g_free(self->queue_vectors);
-	g_free(self->queue_events);
-	g_mutex_clear(&self->lock);
-	g_free(self);
+	free(self->queues);
+	free(self->queue_vectors);
+	free(self->queue_events);
+	pthread_mutex_destroy(&self->lock);
+	free(self);
 }
 
 VmmPciDevice *

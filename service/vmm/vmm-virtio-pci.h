@@ -10,8 +10,6 @@
 #include "vmm-pci.h"
 #include "vmm-virtio.h"
 
-G_BEGIN_DECLS
-
 #define VMM_VIRTIO_PCI_VENDOR_ID 0x1AF4
 /* At most this many queues: one MSI-X vector each plus one for configuration changes. */
 #define VMM_VIRTIO_PCI_MAX_QUEUES 63
@@ -42,11 +40,11 @@ VmmVirtio *vmm_virtio_pci_new(VmmPci *pci,
 			      VmmMemory *memory,
 			      const VmmIrq *irq,
 			      const VmmVirtioDeviceOps *ops,
-			      gpointer device,
-			      GError **error);
+			      void *device,
+			      VmmError **error);
 /* Unplugs the function; call only once no vCPU runs. */
 void vmm_virtio_pci_free(VmmVirtio *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmVirtio, vmm_virtio_pci_free)
+VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmVirtio, vmm_virtio_pci_free)
 
 VmmPciDevice *vmm_virtio_pci_get_pci_device(VmmVirtio *self);
 
@@ -60,6 +58,4 @@ VmmPciDevice *vmm_virtio_pci_get_pci_device(VmmVirtio *self);
 void vmm_virtio_pci_set_ioevents(VmmVirtio *self, const VmmIoEvents *ioevents);
 /* Queue notifications so far: handled on vCPU exits, and through ioevents. */
 void
-vmm_virtio_pci_get_notify_counts(VmmVirtio *self, guint64 *on_exits, guint64 *through_ioevents);
-
-G_END_DECLS
+vmm_virtio_pci_get_notify_counts(VmmVirtio *self, uint64_t *on_exits, uint64_t *through_ioevents);

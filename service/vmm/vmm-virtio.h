@@ -7,8 +7,6 @@
 
 #include "vmm-virtqueue.h"
 
-G_BEGIN_DECLS
-
 /* Device status bits and feature bits every transport knows (virtio 1.2, 2.1 and 6). */
 #define VMM_VIRTIO_STATUS_ACKNOWLEDGE 1u
 #define VMM_VIRTIO_STATUS_DRIVER 2u
@@ -28,21 +26,21 @@ typedef struct _VmmVirtio VmmVirtio;
  * transport from these except through the vmm_virtio_*() functions below.
  */
 typedef struct {
-	guint16 device_id;
+	uint16_t device_id;
 	/* The transport offers all of them whatever the features; see activate(). */
-	guint32 config_size;
-	guint num_queues;
-	guint16 queue_size;
+	uint32_t config_size;
+	unsigned num_queues;
+	uint16_t queue_size;
 	/* Called once, before the guest runs: the transport that carries @device. */
-	void (*attach)(gpointer device, VmmVirtio *transport);
+	void (*attach)(void *device, VmmVirtio *transport);
 	/* Device-specific feature bits; the transport adds VIRTIO_F_VERSION_1. */
-	guint64 (*get_features)(gpointer device);
-	void (*config_read)(gpointer device, guint32 offset, guint8 *data, guint32 size);
-	void (*config_write)(gpointer device, guint32 offset, const guint8 *data, guint32 size);
+	uint64_t (*get_features)(void *device);
+	void (*config_read)(void *device, uint32_t offset, uint8_t *data, uint32_t size);
+	void (*config_write)(void *device, uint32_t offset, const uint8_t *data, uint32_t size);
 	/* The driver set DRIVER_OK with these features; the queues are ready. */
-	void (*activate)(gpointer device, VmmVirtio *transport, guint64 features);
-	void (*queue_notify)(gpointer device, guint queue_index);
-	void (*reset)(gpointer device);
+	void (*activate)(void *device, VmmVirtio *transport, uint64_t features);
+	void (*queue_notify)(void *device, unsigned queue_index);
+	void (*reset)(void *device);
 } VmmVirtioDeviceOps;
 
 /*
@@ -52,12 +50,12 @@ typedef struct {
  */
 
 /* The queue, or NULL while it is not usable: not enabled, device not active or needing reset. */
-VmmVirtqueue *vmm_virtio_get_queue(VmmVirtio *self, guint queue_index);
+VmmVirtqueue *vmm_virtio_get_queue(VmmVirtio *self, unsigned queue_index);
 /*
  * After pushing used buffers: wakes idle vCPUs, then interrupts the guest
  * unless the driver suppressed it (MSI-X vector or INTx with ISR bit 0).
  */
-void vmm_virtio_notify_used(VmmVirtio *self, guint queue_index);
+void vmm_virtio_notify_used(VmmVirtio *self, unsigned queue_index);
 /* After the device changed its configuration: new generation, wake-up, config interrupt. */
 void vmm_virtio_notify_config(VmmVirtio *self);
 /*
@@ -65,9 +63,7 @@ void vmm_virtio_notify_config(VmmVirtio *self);
  * raises a config interrupt and stops handing out queues until the driver
  * resets the device. The VM keeps running.
  */
-void vmm_virtio_set_needs_reset(VmmVirtio *self, const gchar *reason);
-gboolean vmm_virtio_needs_reset(VmmVirtio *self);
+void vmm_virtio_set_needs_reset(VmmVirtio *self, const char *reason);
+bool vmm_virtio_needs_reset(VmmVirtio *self);
 void vmm_virtio_lock(VmmVirtio *self);
 void vmm_virtio_unlock(VmmVirtio *self);
-
-G_END_DECLS

@@ -5,9 +5,11 @@
 
 #include "config.h"
 
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "vmm-log.h"
 #include "vmm-virtqueue.h"
 
 #define VIRTQ_DESC_F_NEXT 1u
@@ -23,33 +25,33 @@
 
 struct _VmmVirtqueue {
 	VmmMemory *memory;
-	guint16 max_size;
-	guint16 size;
-	gboolean enabled;
-	guint64 desc_address;
-	guint64 avail_address;
-	guint64 used_address;
+	uint16_t max_size;
+	uint16_t size;
+	bool enabled;
+	uint64_t desc_address;
+	uint64_t avail_address;
+	uint64_t used_address;
 	/* Host views of the rings, valid while enabled: guest RAM never moves. */
-	guint8 *desc;
-	guint8 *avail;
-	guint8 *used;
-	guint16 last_avail_idx;
-	guint16 used_idx;
+	uint8_t *desc;
+	uint8_t *avail;
+	uint8_t *used;
+	uint16_t last_avail_idx;
+	uint16_t used_idx;
 };
 
 typedef struct {
-	guint64 address;
-	guint32 length;
-	guint16 flags;
-	guint16 next;
+	uint64_t address;
+	uint32_t length;
+	uint16_t flags;
+	uint16_t next;
 } RawDesc;
 
 VmmVirtqueue *
-vmm_virtqueue_new(VmmMemory *memory, guint16 max_size)
+vmm_virtqueue_new(VmmMemory *memory, uint16_t max_size)
 {
-	VmmVirtqueue *self = g_new0(VmmVirtqueue, 1);
+	VmmVirtqueue *self = vmm_new0(VmmVirtqueue, 1);
 
-	g_return_val_if_fail(max_size != 0 && (max_size & (max_size - 1)) == 0, NULL);
+	vmm_return_val_if_fail(max_size != 0 && (max_size & (max_size - 1)) == 0, NULL);
 	self->memory = memory;
 	self->max_size = max_size;
 	vmm_virtqueue_reset(self);
@@ -59,40 +61,40 @@ vmm_virtqueue_new(VmmMemory *memory, guint16 max_size)
 void
 vmm_virtqueue_free(VmmVirtqueue *self)
 {
-	g_free(self);
+	free(self);
 }
 
 void
 vmm_virtqueue_reset(VmmVirtqueue *self)
 {
 	self->size = self->max_size;
-	self->enabled = FALSE;
+	self->enabled = false;
 	self->desc_address = self->avail_address = self->used_address = 0;
 	self->desc = self->avail = self->used = NULL;
 	self->last_avail_idx = self->used_idx = 0;
 }
 
-guint16
+uint16_t
 vmm_virtqueue_get_max_size(VmmVirtqueue *self)
 {
 	return self->max_size;
 }
 
 void
-vmm_virtqueue_set_size(VmmVirtqueue *self, guint16 size)
+vmm_virtqueue_set_size(VmmVirtqueue *self, uint16_t size)
 {
 	if (!self->enabled)
 		self->size = size;
 }
 
-guint16
+uint16_t
 vmm_virtqueue_get_size(VmmVirtqueue *self)
 {
 	return self->size;
 }
 
 void
-vmm_virtqueue_set_addresses(VmmVirtqueue *self, guint64 desc, guint64 avail, guint64 used)
+vmm_virtqueue_set_addresses(VmmVirtqueue *self, uint64_t desc, uint64_t avail, uint64_t used)
 {
 	if (self->enabled)
 		return;
@@ -102,64 +104,59 @@ vmm_virtqueue_set_addresses(VmmVirtqueue *self, guint64 desc, guint64 avail, gui
 }
 
 void
-vmm_virtqueue_get_addresses(VmmVirtqueue *self, guint64 *desc, guint64 *avail, guint64 *used)
+vmm_virtqueue_get_addresses(VmmVirtqueue *self, uint64_t *desc, uint64_t *avail, uint64_t *used)
 {
 	*desc = self->desc_address;
 	*avail = self->avail_address;
 	*used = self->used_address;
 }
 
-static guint8 *
+static uint8_t *
 map_ring(VmmVirtqueue *self,
-	 const gchar *what,
-	 guint64 address,
-	 guint64 length,
-	 guint64 alignment,
-	 GError **error)
+	 const char *what,
+	 uint64_t address,
+	 uint64_t length,
+	 uint64_t alignment,
+	 VmmError **error)
 {
-	guint8 *host;
+	uint8_t *host;
 
 	if (address % alignment != 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_DATA,
-			    "%s ring at 0x%" G_GINT64_MODIFIER "x is not %" G_GUINT64_FORMAT
-			    "-byte aligned",
-			    what,
-			    address,
-			    alignment);
+		vmm_set_error(error,
+			      EBADMSG,
+			      "%s ring at 0x%" PRIx64 " is not %" PRIu64 "-byte aligned",
+			      what,
+			      address,
+			      alignment);
 		return NULL;
 	}
 	host = vmm_memory_get(self->memory, address, length);
 	if (host == NULL)
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_DATA,
-			    "%s ring 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER
-			    "x is not inside guest RAM",
-			    what,
-			    address,
-			    length);
+		vmm_set_error(error,
+			      EBADMSG,
+			      "%s ring 0x%" PRIx64 "+0x%" PRIx64 " is not inside guest RAM",
+			      what,
+			      address,
+			      length);
 	return host;
 }
 
-gboolean
-vmm_virtqueue_enable(VmmVirtqueue *self, GError **error)
+bool
+vmm_virtqueue_enable(VmmVirtqueue *self, VmmError **error)
 {
-	guint64 size = self->size;
+	uint64_t size = self->size;
 
 	if (size == 0 || size > self->max_size || (size & (size - 1)) != 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_DATA,
-			    "queue size %u is not a power of 2 up to %u",
-			    self->size,
-			    self->max_size);
-		return FALSE;
+		vmm_set_error(error,
+			      EBADMSG,
+			      "queue size %u is not a power of 2 up to %u",
+			      self->size,
+			      self->max_size);
+		return false;
 	}
 	self->desc = map_ring(self, "descriptor", self->desc_address, DESC_SIZE * size, 16, error);
 	if (self->desc == NULL)
-		return FALSE;
+		return false;
 	self->avail = map_ring(self,
 			       "available",
 			       self->avail_address,
@@ -167,7 +164,7 @@ vmm_virtqueue_enable(VmmVirtqueue *self, GError **error)
 			       2,
 			       error);
 	if (self->avail == NULL)
-		return FALSE;
+		return false;
 	self->used = map_ring(self,
 			      "used",
 			      self->used_address,
@@ -175,13 +172,13 @@ vmm_virtqueue_enable(VmmVirtqueue *self, GError **error)
 			      4,
 			      error);
 	if (self->used == NULL)
-		return FALSE;
+		return false;
 	self->last_avail_idx = self->used_idx = 0;
-	self->enabled = TRUE;
-	return TRUE;
+	self->enabled = true;
+	return true;
 }
 
-gboolean
+bool
 vmm_virtqueue_is_enabled(VmmVirtqueue *self)
 {
 	return self->enabled;
@@ -189,48 +186,47 @@ vmm_virtqueue_is_enabled(VmmVirtqueue *self)
 
 /* The driver may rewrite a descriptor at any time: read it once, then check the copy. */
 static void
-read_desc(VmmVirtqueue *self, guint16 index, RawDesc *out)
+read_desc(VmmVirtqueue *self, uint16_t index, RawDesc *out)
 {
-	const guint8 *p = self->desc + (gsize)index * DESC_SIZE;
-	guint64 address;
-	guint32 length;
-	guint16 flags, next;
+	const uint8_t *p = self->desc + (size_t)index * DESC_SIZE;
+	uint64_t address;
+	uint32_t length;
+	uint16_t flags, next;
 
 	memcpy(&address, p, 8);
 	memcpy(&length, p + 8, 4);
 	memcpy(&flags, p + 12, 2);
 	memcpy(&next, p + 14, 2);
-	out->address = GUINT64_FROM_LE(address);
-	out->length = GUINT32_FROM_LE(length);
-	out->flags = GUINT16_FROM_LE(flags);
-	out->next = GUINT16_FROM_LE(next);
+	out->address = le64toh(address);
+	out->length = le32toh(length);
+	out->flags = le16toh(flags);
+	out->next = le16toh(next);
 }
 
-static gboolean broken(GError **error, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+static bool broken(VmmError **error, const char *format, ...) VMM_PRINTF(2, 3);
 
-static gboolean
-broken(GError **error, const gchar *format, ...)
+static bool
+broken(VmmError **error, const char *format, ...)
 {
 	va_list args;
 
 	va_start(args, format);
-	g_propagate_error(error,
-			  g_error_new_valist(G_IO_ERROR, G_IO_ERROR_INVALID_DATA, format, args));
+	vmm_set_error_valist(error, EBADMSG, format, args);
 	va_end(args);
-	return FALSE;
+	return false;
 }
 
-static gboolean
-chain_contains(const VmmVirtqChain *chain, const guint16 *indices, guint16 index)
+static bool
+chain_contains(const VmmVirtqChain *chain, const uint16_t *indices, uint16_t index)
 {
-	for (guint i = 0; i < chain->n_descs; i++)
+	for (unsigned i = 0; i < chain->n_descs; i++)
 		if (indices[i] == index)
-			return TRUE;
-	return FALSE;
+			return true;
+	return false;
 }
 
-static gboolean
-check_desc(VmmVirtqueue *self, const RawDesc *desc, gboolean seen_writable, GError **error)
+static bool
+check_desc(VmmVirtqueue *self, const RawDesc *desc, bool seen_writable, VmmError **error)
 {
 	if (desc->flags & VIRTQ_DESC_F_INDIRECT)
 		return broken(error, "indirect descriptor, not negotiated");
@@ -238,21 +234,21 @@ check_desc(VmmVirtqueue *self, const RawDesc *desc, gboolean seen_writable, GErr
 		return broken(error, "device-readable descriptor after a writable one");
 	if (!vmm_memory_contains(self->memory, desc->address, desc->length))
 		return broken(error,
-			      "buffer 0x%" G_GINT64_MODIFIER "x+0x%x is not inside guest RAM",
+			      "buffer 0x%" PRIx64 "+0x%x is not inside guest RAM",
 			      desc->address,
 			      desc->length);
 	if ((desc->flags & VIRTQ_DESC_F_NEXT) && desc->next >= self->size)
 		return broken(error, "next descriptor %u beyond queue size", desc->next);
-	return TRUE;
+	return true;
 }
 
-static gboolean
-walk_chain(VmmVirtqueue *self, guint16 head, VmmVirtqChain *chain, GError **error)
+static bool
+walk_chain(VmmVirtqueue *self, uint16_t head, VmmVirtqChain *chain, VmmError **error)
 {
-	guint16 indices[VMM_VIRTQ_MAX_CHAIN];
-	guint limit = MIN(VMM_VIRTQ_MAX_CHAIN, self->size);
-	gboolean seen_writable = FALSE;
-	guint16 index = head;
+	uint16_t indices[VMM_VIRTQ_MAX_CHAIN];
+	unsigned limit = VMM_MIN(VMM_VIRTQ_MAX_CHAIN, self->size);
+	bool seen_writable = false;
+	uint16_t index = head;
 	RawDesc desc;
 
 	chain->head = head;
@@ -265,28 +261,27 @@ walk_chain(VmmVirtqueue *self, guint16 head, VmmVirtqChain *chain, GError **erro
 				error, "descriptor chain from %u longer than %u", head, limit);
 		read_desc(self, index, &desc);
 		if (!check_desc(self, &desc, seen_writable, error))
-			return FALSE;
+			return false;
 		seen_writable = (desc.flags & VIRTQ_DESC_F_WRITE) != 0;
 		indices[chain->n_descs] = index;
 		chain->descs[chain->n_descs++] =
 			(VmmVirtqDesc){desc.address, desc.length, seen_writable};
 		if (!(desc.flags & VIRTQ_DESC_F_NEXT))
-			return TRUE;
+			return true;
 		index = desc.next;
 	}
 }
 
 VmmVirtqPop
-vmm_virtqueue_pop(VmmVirtqueue *self, VmmVirtqChain *chain, GError **error)
+vmm_virtqueue_pop(VmmVirtqueue *self, VmmVirtqChain *chain, VmmError **error)
 {
-	guint16 avail_idx, pending, head;
+	uint16_t avail_idx, pending, head;
 
 	if (!self->enabled)
 		return VMM_VIRTQ_EMPTY;
 	/* Acquire: the ring entries the driver wrote before bumping idx are visible after it. */
-	avail_idx =
-		GUINT16_FROM_LE(__atomic_load_n((guint16 *)(self->avail + 2), __ATOMIC_ACQUIRE));
-	pending = (guint16)(avail_idx - self->last_avail_idx);
+	avail_idx = le16toh(__atomic_load_n((uint16_t *)(self->avail + 2), __ATOMIC_ACQUIRE));
+	pending = (uint16_t)(avail_idx - self->last_avail_idx);
 	if (pending == 0)
 		return VMM_VIRTQ_EMPTY;
 	if (pending > self->size) {
@@ -298,7 +293,7 @@ vmm_virtqueue_pop(VmmVirtqueue *self, VmmVirtqChain *chain, GError **error)
 		return VMM_VIRTQ_BROKEN;
 	}
 	memcpy(&head, self->avail + RING_HEADER + 2 * (self->last_avail_idx % self->size), 2);
-	head = GUINT16_FROM_LE(head);
+	head = le16toh(head);
 	if (head >= self->size) {
 		broken(error, "available head %u beyond queue size %u", head, self->size);
 		return VMM_VIRTQ_BROKEN;
@@ -309,12 +304,12 @@ vmm_virtqueue_pop(VmmVirtqueue *self, VmmVirtqChain *chain, GError **error)
 	return VMM_VIRTQ_CHAIN;
 }
 
-gboolean
-vmm_virtqueue_push(VmmVirtqueue *self, guint16 head, guint32 written, GError **error)
+bool
+vmm_virtqueue_push(VmmVirtqueue *self, uint16_t head, uint32_t written, VmmError **error)
 {
-	guint8 *elem;
-	guint32 id_le = GUINT32_TO_LE(head);
-	guint32 len_le = GUINT32_TO_LE(written);
+	uint8_t *elem;
+	uint32_t id_le = htole32(head);
+	uint32_t len_le = htole32(written);
 
 	if (!self->enabled || head >= self->size)
 		return broken(error, "cannot return descriptor %u to this queue", head);
@@ -323,33 +318,32 @@ vmm_virtqueue_push(VmmVirtqueue *self, guint16 head, guint32 written, GError **e
 	memcpy(elem + 4, &len_le, 4);
 	self->used_idx++;
 	/* Release: the element is visible before the index that publishes it. */
-	__atomic_store_n(
-		(guint16 *)(self->used + 2), GUINT16_TO_LE(self->used_idx), __ATOMIC_RELEASE);
-	return TRUE;
+	__atomic_store_n((uint16_t *)(self->used + 2), htole16(self->used_idx), __ATOMIC_RELEASE);
+	return true;
 }
 
-gboolean
+bool
 vmm_virtqueue_wants_interrupt(VmmVirtqueue *self)
 {
-	guint16 flags;
+	uint16_t flags;
 
 	if (!self->enabled)
-		return FALSE;
+		return false;
 	/* Order our used->idx store before reading the driver's flags (virtio 1.2, 2.7.10). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	flags = GUINT16_FROM_LE(__atomic_load_n((guint16 *)self->avail, __ATOMIC_RELAXED));
+	flags = le16toh(__atomic_load_n((uint16_t *)self->avail, __ATOMIC_RELAXED));
 	return !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
-gsize
-vmm_virtq_chain_read(VmmMemory *memory, const VmmVirtqChain *chain, guint8 *data, gsize length)
+size_t
+vmm_virtq_chain_read(VmmMemory *memory, const VmmVirtqChain *chain, uint8_t *data, size_t length)
 {
-	gsize done = 0;
+	size_t done = 0;
 
-	for (guint i = 0; i < chain->n_descs && done < length; i++) {
+	for (unsigned i = 0; i < chain->n_descs && done < length; i++) {
 		const VmmVirtqDesc *desc = &chain->descs[i];
-		gsize n = MIN((gsize)desc->length, length - done);
-		const guint8 *host;
+		size_t n = VMM_MIN((size_t)desc->length, length - done);
+		const uint8_t *host;
 
 		if (desc->device_writable)
 			break;

@@ -6,11 +6,13 @@
 #include "config.h"
 
 #include <errno.h>
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "vmm-log.h"
 #include "vmm-virtio-pci.h"
 #include "vmm-vm-private.h"
 
@@ -28,17 +30,17 @@ struct _VmmIoEvent {
 static void
 log_failure_once(VmmVm *self, const VmmIoEventAddress *where, int error_number)
 {
-	if (!g_atomic_int_compare_and_exchange(&self->ioeventfd_failure_logged, FALSE, TRUE))
+	if (__atomic_exchange_n(&self->ioeventfd_failure_logged, true, __ATOMIC_SEQ_CST))
 		return;
-	g_message("virtio notifications: ioeventfd at %s 0x%" G_GINT64_MODIFIER
-		  "x refused (%s); such notifications exit to the VMM",
-		  where->pio ? "port" : "address",
-		  where->address,
-		  g_strerror(error_number));
+	vmm_message("virtio notifications: ioeventfd at %s 0x%" PRIx64
+		    " refused (%s); such notifications exit to the VMM",
+		    where->pio ? "port" : "address",
+		    where->address,
+		    strerror(error_number));
 }
 
 /* A write of any width to the address, where KVM can match that: the driver may use 2 or 4. */
-static guint32
+static uint32_t
 kvm_length(VmmVm *self, const VmmIoEventAddress *where)
 {
 	if (!where->pio && !where->match_data && self->ioeventfd_any_length)
@@ -47,13 +49,10 @@ kvm_length(VmmVm *self, const VmmIoEventAddress *where)
 }
 
 static VmmIoEvent *
-ioevent_add(gpointer opaque,
-	    const VmmIoEventAddress *where,
-	    VmmIoEventFunc func,
-	    gpointer user_data)
+ioevent_add(void *opaque, const VmmIoEventAddress *where, VmmIoEventFunc func, void *user_data)
 {
 	VmmVm *self = opaque;
-	g_autofree VmmIoEvent *event = g_new0(VmmIoEvent, 1);
+	vmm_autofree VmmIoEvent *event = vmm_new0(VmmIoEvent, 1);
 	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
 	if (fd < 0) {
@@ -74,46 +73,46 @@ ioevent_add(gpointer opaque,
 		return NULL;
 	}
 	event->watch = vmm_notifier_add(self->notifier, fd, func, user_data);
-	return g_steal_pointer(&event);
+	return vmm_steal_pointer(&event);
 }
 
 static void
-ioevent_remove(gpointer opaque, VmmIoEvent *event)
+ioevent_remove(void *opaque, VmmIoEvent *event)
 {
 	VmmVm *self = opaque;
 	struct kvm_ioeventfd deassign = event->kvm;
 
 	deassign.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
 	if (ioctl(self->vm_fd, KVM_IOEVENTFD, &deassign) < 0)
-		g_warning("virtio notifications: KVM keeps the ioeventfd at 0x%llx: %s",
-			  (unsigned long long)event->kvm.addr,
-			  g_strerror(errno));
+		vmm_warning("virtio notifications: KVM keeps the ioeventfd at 0x%llx: %s",
+			    (unsigned long long)event->kvm.addr,
+			    strerror(errno));
 	vmm_notifier_remove(self->notifier, event->watch);
-	g_free(event);
+	free(event);
 }
 
-static gchar *
+static char *
 unavailable_reason(VmmVm *self)
 {
 	/* Test hook: the fallback on a host whose KVM has ioeventfd. */
-	if (g_strcmp0(g_getenv("VBOXMEM_VM_TEST_NO_IOEVENTFD"), "1") == 0)
-		return g_strdup("turned off by VBOXMEM_VM_TEST_NO_IOEVENTFD");
+	if (vmm_strcmp0(getenv("VBOXMEM_VM_TEST_NO_IOEVENTFD"), "1") == 0)
+		return vmm_strdup("turned off by VBOXMEM_VM_TEST_NO_IOEVENTFD");
 	if (ioctl(self->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) <= 0)
-		return g_strdup("KVM lacks KVM_CAP_IOEVENTFD");
+		return vmm_strdup("KVM lacks KVM_CAP_IOEVENTFD");
 	return NULL;
 }
 
 void
 vmm_vm_ioeventfd_init(VmmVm *self)
 {
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 
 	self->no_ioeventfd_reason = unavailable_reason(self);
 	if (self->no_ioeventfd_reason != NULL)
 		return;
 	self->notifier = vmm_notifier_new(&error);
 	if (self->notifier == NULL) {
-		self->no_ioeventfd_reason = g_strdup(error->message);
+		self->no_ioeventfd_reason = vmm_strdup(error->message);
 		return;
 	}
 	self->ioeventfd_any_length =
@@ -126,12 +125,12 @@ void
 vmm_vm_ioeventfd_start(VmmVm *self)
 {
 	if (self->notifier == NULL) {
-		g_message("virtio notifications: on vCPU exits (%s)", self->no_ioeventfd_reason);
+		vmm_message("virtio notifications: on vCPU exits (%s)", self->no_ioeventfd_reason);
 		return;
 	}
 	vmm_notifier_start(self->notifier);
-	g_debug("virtio notifications: ioeventfd%s",
-		self->ioeventfd_any_length ? " (any write width)" : "");
+	vmm_debug("virtio notifications: ioeventfd%s",
+		  self->ioeventfd_any_length ? " (any write width)" : "");
 }
 
 void
@@ -159,20 +158,19 @@ vmm_vm_ioeventfd_dispatch_pending(VmmVm *self)
 void
 vmm_vm_ioeventfd_free(VmmVm *self)
 {
-	g_clear_pointer(&self->notifier, vmm_notifier_free);
-	g_clear_pointer(&self->no_ioeventfd_reason, g_free);
+	vmm_clear_pointer(&self->notifier, vmm_notifier_free);
+	vmm_clear_pointer(&self->no_ioeventfd_reason, free);
 }
 
 void
 vmm_vm_log_notify_counts(VmmVm *self)
 {
-	guint64 on_exits = 0, through_ioeventfd = 0;
+	uint64_t on_exits = 0, through_ioeventfd = 0;
 
 	if (self->balloon_transport != NULL)
 		vmm_virtio_pci_get_notify_counts(
 			self->balloon_transport, &on_exits, &through_ioeventfd);
-	g_debug("virtio notifications: %" G_GUINT64_FORMAT " through ioeventfd, %" G_GUINT64_FORMAT
-		" on vCPU exits",
-		through_ioeventfd,
-		on_exits);
+	vmm_debug("virtio notifications: %" PRIu64 " through ioeventfd, %" PRIu64 " on vCPU exits",
+		  through_ioeventfd,
+		  on_exits);
 }

@@ -10,27 +10,27 @@
 #include "vmm-boot.h"
 #include "vmm-ioevent.h"
 #include "vmm-irq.h"
+#include "vmm-loop.h"
 #include "vmm-notifier.h"
 #include "vmm-pci.h"
 #include "vmm-serial.h"
 #include "vmm-virtio.h"
 #include "vmm-vm.h"
 
-G_BEGIN_DECLS
-
 typedef struct {
 	VmmVm *vm;
-	guint index;
+	unsigned index;
 	int fd;
 	struct kvm_run *run;
-	gsize run_size;
-	GThread *thread;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
 	pthread_t tid;
-	gint tid_valid;
-	guint64 seen_event;
+	int tid_valid;
+	uint64_t seen_event;
 } VmmVcpu;
 
-VmmVcpu *vmm_vcpu_new(VmmVm *vm, guint index, GError **error);
+VmmVcpu *vmm_vcpu_new(VmmVm *vm, unsigned index, VmmError **error);
 void vmm_vcpu_free(VmmVcpu *self);
 void vmm_vcpu_start(VmmVcpu *self);
 void vmm_vcpu_kick(VmmVcpu *self);
@@ -48,33 +48,33 @@ struct _VmmVm {
 	VmmIrq irq;
 	/* NULL notifier: queue notifications exit to the VMM, for this reason. */
 	VmmNotifier *notifier;
-	gchar *no_ioeventfd_reason;
+	char *no_ioeventfd_reason;
 	VmmIoEvents ioevents;
-	gboolean ioeventfd_any_length;
-	gint ioeventfd_failure_logged;
+	bool ioeventfd_any_length;
+	int ioeventfd_failure_logged;
 	VmmBootInfo boot;
-	guint32 tsc_khz;
+	uint32_t tsc_khz;
 	VmmSerial *serial;
 	VmmPci *pci;
 	VmmVirtio *balloon_transport;
 	VmmBalloon *balloon;
 	VmmBalloonListener balloon_listener;
-	guint n_vcpus;
+	unsigned n_vcpus;
 	VmmVcpu *vcpus[VMM_MAX_VCPUS];
 
-	GMutex lock;
-	GCond cond;
-	guint64 event;
-	gint pause_requested;
-	gint stop_requested;
-	guint vcpus_paused;
-	guint vcpus_running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t event;
+	int pause_requested;
+	int stop_requested;
+	unsigned vcpus_paused;
+	unsigned vcpus_running;
 	VmmVmState state;
 	VmmStopInfo stop_info;
-	GMainContext *context;
-	GSource *stopped_source;
+	VmmLoop *loop;
+	bool report_pending;
 	VmmStoppedFunc stopped;
-	gpointer stopped_data;
+	void *stopped_data;
 };
 
 /* Queue notifications through KVM's ioeventfd (vmm-vm-ioeventfd.c). */
@@ -90,7 +90,5 @@ void vmm_vm_log_notify_counts(VmmVm *self);
 /* Called by vCPU threads. */
 void vmm_vm_vcpu_park_if_paused(VmmVm *self);
 void vmm_vm_vcpu_exited(VmmVm *self, VmmVcpu *vcpu);
-gboolean vmm_vm_should_stop(VmmVm *self);
+bool vmm_vm_should_stop(VmmVm *self);
 void vmm_vm_cancel_report(VmmVm *self);
-
-G_END_DECLS

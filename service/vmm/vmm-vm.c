@@ -7,12 +7,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gio/gio.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "vmm-devices.h"
 #include "vmm-error.h"
+#include "vmm-log.h"
 #include "vmm-vm-private.h"
 #include "vmm-x86.h"
 
@@ -21,48 +23,43 @@
 #define IDENTITY_MAP_ADDRESS 0xfffbc000ull
 #define MAX_CPUID_ENTRIES 256
 
-static gboolean
-open_kvm(VmmVm *self, GError **error)
+static bool
+open_kvm(VmmVm *self, VmmError **error)
 {
 	self->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (self->kvm_fd < 0)
 		return vmm_error_from_errno(error, "Opening /dev/kvm");
 	if (ioctl(self->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION_EXPECTED) {
-		g_set_error_literal(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_NOT_SUPPORTED,
-				    "/dev/kvm speaks an unknown API version");
-		return FALSE;
+		vmm_set_error_literal(error, ENOTSUP, "/dev/kvm speaks an unknown API version");
+		return false;
 	}
 	if (ioctl(self->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0 ||
 	    ioctl(self->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0) {
-		g_set_error_literal(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_NOT_SUPPORTED,
-				    "KVM lacks immediate exit or the in-kernel irqchip");
-		return FALSE;
+		vmm_set_error_literal(
+			error, ENOTSUP, "KVM lacks immediate exit or the in-kernel irqchip");
+		return false;
 	}
 	self->vm_fd = ioctl(self->kvm_fd, KVM_CREATE_VM, 0);
 	if (self->vm_fd < 0)
 		return vmm_error_from_errno(error, "KVM_CREATE_VM");
-	return TRUE;
+	return true;
 }
 
-static gboolean
-setup_memory(VmmVm *self, GError **error)
+static bool
+setup_memory(VmmVm *self, VmmError **error)
 {
-	guint64 identity_map = IDENTITY_MAP_ADDRESS;
+	uint64_t identity_map = IDENTITY_MAP_ADDRESS;
 
 	self->memory = vmm_memory_new(self->config.memory_size, error);
 	if (self->memory == NULL)
-		return FALSE;
-	for (guint i = 0; i < self->memory->n_regions; i++) {
+		return false;
+	for (unsigned i = 0; i < self->memory->n_regions; i++) {
 		const VmmMemoryRegion *r = &self->memory->regions[i];
 		struct kvm_userspace_memory_region slot = {
 			.slot = i,
 			.guest_phys_addr = r->guest_address,
 			.memory_size = r->size,
-			.userspace_addr = (guint64)(guintptr)r->host,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
 		};
 		if (ioctl(self->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 			return vmm_error_from_errno(error, "KVM_SET_USER_MEMORY_REGION");
@@ -71,11 +68,11 @@ setup_memory(VmmVm *self, GError **error)
 		return vmm_error_from_errno(error, "KVM_SET_TSS_ADDR");
 	if (ioctl(self->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0)
 		return vmm_error_from_errno(error, "KVM_SET_IDENTITY_MAP_ADDR");
-	return TRUE;
+	return true;
 }
 
-static gboolean
-setup_irqchip(VmmVm *self, GError **error)
+static bool
+setup_irqchip(VmmVm *self, VmmError **error)
 {
 	struct kvm_pit_config pit = {0};
 
@@ -83,49 +80,49 @@ setup_irqchip(VmmVm *self, GError **error)
 		return vmm_error_from_errno(error, "KVM_CREATE_IRQCHIP");
 	if (ioctl(self->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return vmm_error_from_errno(error, "KVM_CREATE_PIT2");
-	return TRUE;
+	return true;
 }
 
 static void
-irq_set_line(gpointer opaque, guint32 gsi, gboolean level)
+irq_set_line(void *opaque, uint32_t gsi, bool level)
 {
 	VmmVm *self = opaque;
 	struct kvm_irq_level line = {.irq = gsi, .level = level ? 1 : 0};
 
 	if (ioctl(self->vm_fd, KVM_IRQ_LINE, &line) < 0)
-		g_warning("KVM_IRQ_LINE %u failed: %s", gsi, g_strerror(errno));
+		vmm_warning("KVM_IRQ_LINE %u failed: %s", gsi, strerror(errno));
 }
 
 static void
-irq_signal_msi(gpointer opaque, guint64 address, guint32 data)
+irq_signal_msi(void *opaque, uint64_t address, uint32_t data)
 {
 	VmmVm *self = opaque;
 	struct kvm_msi msi = {
-		.address_lo = (guint32)address,
-		.address_hi = (guint32)(address >> 32),
+		.address_lo = (uint32_t)address,
+		.address_hi = (uint32_t)(address >> 32),
 		.data = data,
 	};
 
 	if (ioctl(self->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
-		g_warning("KVM_SIGNAL_MSI failed: %s", g_strerror(errno));
+		vmm_warning("KVM_SIGNAL_MSI failed: %s", strerror(errno));
 }
 
 static void
-irq_guest_event(gpointer opaque)
+irq_guest_event(void *opaque)
 {
 	vmm_vm_guest_event(opaque);
 }
 
-static gboolean
-set_cpuid(VmmVm *self, VmmVcpu *vcpu, GError **error)
+static bool
+set_cpuid(VmmVm *self, VmmVcpu *vcpu, VmmError **error)
 {
-	g_autofree struct kvm_cpuid2 *cpuid =
-		g_malloc0(sizeof(*cpuid) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	vmm_autofree struct kvm_cpuid2 *cpuid =
+		vmm_alloc0(1, sizeof(*cpuid) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 
 	cpuid->nent = MAX_CPUID_ENTRIES;
 	if (ioctl(self->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
 		return vmm_error_from_errno(error, "KVM_GET_SUPPORTED_CPUID");
-	for (guint i = 0; i < cpuid->nent; i++) {
+	for (unsigned i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 		if (e->function == 1)
 			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->index << 24);
@@ -134,73 +131,67 @@ set_cpuid(VmmVm *self, VmmVcpu *vcpu, GError **error)
 	}
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
 		return vmm_error_from_errno(error, "KVM_SET_CPUID2");
-	return TRUE;
+	return true;
 }
 
-static gboolean
-create_vcpus(VmmVm *self, GError **error)
+static bool
+create_vcpus(VmmVm *self, VmmError **error)
 {
-	for (guint i = 0; i < self->config.n_vcpus; i++) {
+	for (unsigned i = 0; i < self->config.n_vcpus; i++) {
 		VmmVcpu *vcpu = vmm_vcpu_new(self, i, error);
 		if (vcpu == NULL)
-			return FALSE;
+			return false;
 		self->vcpus[self->n_vcpus++] = vcpu;
 		if (!set_cpuid(self, vcpu, error) ||
 		    !vmm_x86_setup_vcpu(vcpu->fd, &self->boot, i, error))
-			return FALSE;
+			return false;
 	}
-	self->tsc_khz = (guint32)MAX(ioctl(self->vcpus[0]->fd, KVM_GET_TSC_KHZ, 0), 0);
-	return TRUE;
+	self->tsc_khz = (uint32_t)VMM_MAX(ioctl(self->vcpus[0]->fd, KVM_GET_TSC_KHZ, 0), 0);
+	return true;
 }
 
-static gboolean
-check_config(const VmmConfig *config, GError **error)
+static bool
+check_config(const VmmConfig *config, VmmError **error)
 {
 	if (config->n_vcpus < 1 || config->n_vcpus > VMM_MAX_VCPUS) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "A VM has 1 to %u vCPUs, not %u",
-			    VMM_MAX_VCPUS,
-			    config->n_vcpus);
-		return FALSE;
+		vmm_set_error(error,
+			      EINVAL,
+			      "A VM has 1 to %u vCPUs, not %u",
+			      VMM_MAX_VCPUS,
+			      config->n_vcpus);
+		return false;
 	}
 	if (config->memory_size < 4 * VMM_MIB || config->memory_size % (2 * VMM_MIB) != 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "Guest memory must be a multiple of 2 MiB, at least 4 MiB");
-		return FALSE;
+		vmm_set_error(
+			error, EINVAL, "Guest memory must be a multiple of 2 MiB, at least 4 MiB");
+		return false;
 	}
 	if (config->balloon_target > config->memory_size) {
-		g_set_error_literal(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    "The balloon cannot be larger than guest memory");
-		return FALSE;
+		vmm_set_error_literal(
+			error, EINVAL, "The balloon cannot be larger than guest memory");
+		return false;
 	}
-	return TRUE;
+	return true;
 }
 
 static void
 copy_config(VmmConfig *to, const VmmConfig *from)
 {
 	*to = *from;
-	to->kernel = g_strdup(from->kernel);
-	to->initrd = g_strdup(from->initrd);
-	to->cmdline = g_strdup(from->cmdline != NULL ? from->cmdline : "");
-	to->console_log = g_strdup(from->console_log);
+	to->kernel = vmm_strdup(from->kernel);
+	to->initrd = vmm_strdup(from->initrd);
+	to->cmdline = vmm_strdup(from->cmdline != NULL ? from->cmdline : "");
+	to->console_log = vmm_strdup(from->console_log);
 }
 
 VmmVm *
-vmm_vm_new(const VmmConfig *config, GError **error)
+vmm_vm_new(const VmmConfig *config, VmmError **error)
 {
-	g_autoptr(VmmVm) self = g_new0(VmmVm, 1);
+	vmm_autoptr(VmmVm) self = vmm_new0(VmmVm, 1);
 
 	self->kvm_fd = self->vm_fd = -1;
-	g_mutex_init(&self->lock);
-	g_cond_init(&self->cond);
-	self->context = g_main_context_ref_thread_default();
+	pthread_mutex_init(&self->lock, NULL);
+	vmm_cond_init_monotonic(&self->cond);
 	self->irq = (VmmIrq){irq_set_line, irq_signal_msi, irq_guest_event, self};
 	self->pio = vmm_bus_new("port I/O");
 	self->mmio = vmm_bus_new("MMIO");
@@ -220,7 +211,7 @@ vmm_vm_new(const VmmConfig *config, GError **error)
 		return NULL;
 	if (!vmm_devices_create(self, error) || !create_vcpus(self, error))
 		return NULL;
-	return g_steal_pointer(&self);
+	return vmm_steal_pointer(&self);
 }
 
 void
@@ -229,7 +220,7 @@ vmm_vm_free(VmmVm *self)
 	if (self == NULL)
 		return;
 	vmm_vm_stop(self, "the VM is being destroyed");
-	for (guint i = 0; i < self->n_vcpus; i++)
+	for (unsigned i = 0; i < self->n_vcpus; i++)
 		vmm_vcpu_free(self->vcpus[i]);
 	vmm_vm_cancel_report(self);
 	vmm_vm_ioeventfd_stop(self);
@@ -242,13 +233,12 @@ vmm_vm_free(VmmVm *self)
 		close(self->vm_fd);
 	if (self->kvm_fd >= 0)
 		close(self->kvm_fd);
-	g_free(self->stop_info.reason);
-	g_free((gchar *)self->config.kernel);
-	g_free((gchar *)self->config.initrd);
-	g_free((gchar *)self->config.cmdline);
-	g_free((gchar *)self->config.console_log);
-	g_main_context_unref(self->context);
-	g_mutex_clear(&self->lock);
-	g_cond_clear(&self->cond);
-	g_free(self);
+	free(self->stop_info.reason);
+	free((char *)self->config.kernel);
+	free((char *)self->config.initrd);
+	free((char *)self->config.cmdline);
+	free((char *)self->config.console_log);
+	pthread_mutex_destroy(&self->lock);
+	pthread_cond_destroy(&self->cond);
+	free(self);
 }

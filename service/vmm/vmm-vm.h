@@ -7,22 +7,21 @@
 
 #include "vmm-balloon.h"
 #include "vmm-bus.h"
+#include "vmm-loop.h"
 #include "vmm-memory.h"
-
-G_BEGIN_DECLS
 
 #define VMM_MAX_VCPUS 64
 
 typedef struct {
-	guint64 memory_size;
-	guint n_vcpus;
-	const gchar *kernel;
-	const gchar *initrd;
-	const gchar *cmdline;
-	const gchar *console_log;
-	guint64 console_log_limit;
+	uint64_t memory_size;
+	unsigned n_vcpus;
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	const char *console_log;
+	uint64_t console_log_limit;
 	VmmBalloonFeatures balloon;
-	guint64 balloon_target;
+	uint64_t balloon_target;
 } VmmConfig;
 
 typedef enum {
@@ -34,26 +33,28 @@ typedef enum {
 
 /* Why the guest stopped running, once it has. */
 typedef struct {
-	gboolean guest_exited;
-	gint exit_status;
-	gboolean requested; /* by the controller or a signal, not because something failed */
-	gchar *reason;
+	bool guest_exited;
+	int exit_status;
+	bool requested; /* by the controller or a signal, not because something failed */
+	char *reason;
 } VmmStopInfo;
 
 typedef struct _VmmVm VmmVm;
 
 /* Called in the VM's main context once every vCPU has stopped for good. */
-typedef void (*VmmStoppedFunc)(VmmVm *vm, const VmmStopInfo *info, gpointer user_data);
+typedef void (*VmmStoppedFunc)(VmmVm *vm, const VmmStopInfo *info, void *user_data);
 
-VmmVm *vmm_vm_new(const VmmConfig *config, GError **error);
+VmmVm *vmm_vm_new(const VmmConfig *config, VmmError **error);
 void vmm_vm_free(VmmVm *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmVm, vmm_vm_free)
+VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmVm, vmm_vm_free)
 
-gboolean vmm_vm_start(VmmVm *self, VmmStoppedFunc stopped, gpointer user_data, GError **error);
+/* @loop: where @stopped is called; it must not run on after vmm_vm_free(). */
+bool
+vmm_vm_start(VmmVm *self, VmmLoop *loop, VmmStoppedFunc stopped, void *user_data, VmmError **error);
 void vmm_vm_pause(VmmVm *self);
 void vmm_vm_resume(VmmVm *self);
-void vmm_vm_stop(VmmVm *self, const gchar *reason);
-void vmm_vm_power_off(VmmVm *self, const gchar *reason);
+void vmm_vm_stop(VmmVm *self, const char *reason);
+void vmm_vm_power_off(VmmVm *self, const char *reason);
 VmmVmState vmm_vm_get_state(VmmVm *self);
 VmmBalloon *vmm_vm_get_balloon(VmmVm *self);
 void vmm_vm_set_balloon_listener(VmmVm *self, const VmmBalloonListener *listener);
@@ -61,9 +62,7 @@ VmmMemory *vmm_vm_get_memory(VmmVm *self);
 
 /* For device models, which run on vCPU threads and the notifier thread. */
 void vmm_vm_guest_event(VmmVm *self);
-void vmm_vm_idle(VmmVm *self, guint32 timeout_us);
-void vmm_vm_guest_exit(VmmVm *self, gint status);
-guint vmm_vm_get_n_vcpus(VmmVm *self);
-guint32 vmm_vm_get_tsc_khz(VmmVm *self);
-
-G_END_DECLS
+void vmm_vm_idle(VmmVm *self, uint32_t timeout_us);
+void vmm_vm_guest_exit(VmmVm *self, int status);
+unsigned vmm_vm_get_n_vcpus(VmmVm *self);
+uint32_t vmm_vm_get_tsc_khz(VmmVm *self);

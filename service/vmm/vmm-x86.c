@@ -6,8 +6,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <gio/gio.h>
 #include <linux/kvm.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -15,9 +16,9 @@
 #include "vmm-error.h"
 #include "vmm-x86.h"
 
-#define GIB (G_GUINT64_CONSTANT(1) << 30)
-#define HUGE_PAGE (G_GUINT64_CONSTANT(2) << 20)
-#define MMIO_START (G_GUINT64_CONSTANT(3) << 30)
+#define GIB (UINT64_C(1) << 30)
+#define HUGE_PAGE (UINT64_C(2) << 20)
+#define MMIO_START (UINT64_C(3) << 30)
 #define MAX_MAPPED_GIB ((VMM_BOOT_PAGE_TABLES_END - VMM_BOOT_PAGE_TABLES) / 4096 - 2)
 
 #define PTE_PRESENT (1ull << 0)
@@ -55,39 +56,39 @@ enum {
 };
 
 typedef struct {
-	guint16 selector;
-	guint8 type;
-	guint8 dpl;
-	gboolean code64;
-	gboolean big;
+	uint16_t selector;
+	uint8_t type;
+	uint8_t dpl;
+	bool code64;
+	bool big;
 } Segment;
 
 static const Segment segments[] = {
-	{SEL_CODE32, 0xb, 0, FALSE, TRUE},
-	{SEL_CODE64, 0xb, 0, TRUE, FALSE},
-	{SEL_DATA, 0x3, 0, FALSE, TRUE},
-	{SEL_USER_CODE64, 0xb, 3, TRUE, FALSE},
-	{SEL_USER_DATA, 0x3, 3, FALSE, TRUE},
+	{SEL_CODE32, 0xb, 0, false, true},
+	{SEL_CODE64, 0xb, 0, true, false},
+	{SEL_DATA, 0x3, 0, false, true},
+	{SEL_USER_CODE64, 0xb, 3, true, false},
+	{SEL_USER_DATA, 0x3, 3, false, true},
 };
 
-static guint64
+static uint64_t
 gdt_descriptor(const Segment *s)
 {
-	guint64 limit = 0xfffff;
-	guint64 access = 0x80 | (guint64)s->dpl << 5 | 0x10 | s->type;
-	guint64 flags = 0x8 | (s->code64 ? 0x2 : 0) | (s->big ? 0x4 : 0);
+	uint64_t limit = 0xfffff;
+	uint64_t access = 0x80 | (uint64_t)s->dpl << 5 | 0x10 | s->type;
+	uint64_t flags = 0x8 | (s->code64 ? 0x2 : 0) | (s->big ? 0x4 : 0);
 
 	return (limit & 0xffff) | ((limit >> 16) & 0xf) << 48 | access << 40 | flags << 52;
 }
 
-static gboolean
-write_gdt(VmmMemory *memory, GError **error)
+static bool
+write_gdt(VmmMemory *memory, VmmError **error)
 {
-	guint64 gdt[SEL_TSS / 8 + 2] = {0};
+	uint64_t gdt[SEL_TSS / 8 + 2] = {0};
 
-	for (guint i = 0; i < G_N_ELEMENTS(segments); i++)
+	for (unsigned i = 0; i < VMM_N_ELEMENTS(segments); i++)
 		gdt[segments[i].selector / 8] = gdt_descriptor(&segments[i]);
-	gdt[SEL_TSS / 8] = (TSS_LIMIT & 0xffff) | (guint64)VMM_BOOT_TSS << 16 | 0x8bull << 40;
+	gdt[SEL_TSS / 8] = (TSS_LIMIT & 0xffff) | (uint64_t)VMM_BOOT_TSS << 16 | 0x8bull << 40;
 	return vmm_boot_write(memory, VMM_BOOT_GDT, gdt, sizeof(gdt), "GDT", error);
 }
 
@@ -95,10 +96,10 @@ write_gdt(VmmMemory *memory, GError **error)
  * A TSS whose I/O permission bitmap allows every port. IOPL 3 alone does not
  * let ring 3 reach the ports under every KVM (nested PVM checks the bitmap).
  */
-static gboolean
-write_tss(VmmMemory *memory, GError **error)
+static bool
+write_tss(VmmMemory *memory, VmmError **error)
 {
-	g_autofree guint8 *tss = g_malloc0(TSS_LIMIT + 1);
+	vmm_autofree uint8_t *tss = vmm_alloc0(1, TSS_LIMIT + 1);
 
 	tss[0x66] = TSS_SIZE & 0xff;
 	tss[0x67] = TSS_SIZE >> 8;
@@ -106,23 +107,23 @@ write_tss(VmmMemory *memory, GError **error)
 	return vmm_boot_write(memory, VMM_BOOT_TSS, tss, TSS_LIMIT + 1, "TSS", error);
 }
 
-static guint64 *
-table_at(VmmMemory *memory, guint64 address)
+static uint64_t *
+table_at(VmmMemory *memory, uint64_t address)
 {
 	return vmm_memory_get(memory, address, 4096);
 }
 
 /* Maps [start, end) with 2 MiB pages in the PD of each GiB it touches. */
 static void
-map_range(VmmMemory *memory, guint64 start, guint64 end, guint64 flags)
+map_range(VmmMemory *memory, uint64_t start, uint64_t end, uint64_t flags)
 {
-	guint64 *pdpt = table_at(memory, VMM_BOOT_PAGE_TABLES + 0x1000);
+	uint64_t *pdpt = table_at(memory, VMM_BOOT_PAGE_TABLES + 0x1000);
 
 	start &= ~(HUGE_PAGE - 1);
-	for (guint64 address = start; address < end; address += HUGE_PAGE) {
-		guint64 gib = address / GIB;
-		guint64 pd_address = VMM_BOOT_PAGE_TABLES + 0x2000 + gib * 0x1000;
-		guint64 *pd = table_at(memory, pd_address);
+	for (uint64_t address = start; address < end; address += HUGE_PAGE) {
+		uint64_t gib = address / GIB;
+		uint64_t pd_address = VMM_BOOT_PAGE_TABLES + 0x2000 + gib * 0x1000;
+		uint64_t *pd = table_at(memory, pd_address);
 
 		pdpt[gib] = pd_address | PTE_PRESENT | PTE_WRITE | PTE_USER;
 		pd[(address % GIB) / HUGE_PAGE] =
@@ -130,50 +131,50 @@ map_range(VmmMemory *memory, guint64 start, guint64 end, guint64 flags)
 	}
 }
 
-static gboolean
-write_page_tables(VmmMemory *memory, gboolean user, GError **error)
+static bool
+write_page_tables(VmmMemory *memory, bool user, VmmError **error)
 {
-	guint64 *pml4 = table_at(memory, VMM_BOOT_PAGE_TABLES);
-	guint64 flags = user ? PTE_USER : 0;
-	guint64 ram_end = 0;
+	uint64_t *pml4 = table_at(memory, VMM_BOOT_PAGE_TABLES);
+	uint64_t flags = user ? PTE_USER : 0;
+	uint64_t ram_end = 0;
 
-	for (guint i = 0; i < memory->n_regions; i++)
-		ram_end = MAX(ram_end, memory->regions[i].guest_address + memory->regions[i].size);
+	for (unsigned i = 0; i < memory->n_regions; i++)
+		ram_end = VMM_MAX(ram_end,
+				  memory->regions[i].guest_address + memory->regions[i].size);
 	if (ram_end > MAX_MAPPED_GIB * GIB) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_NOT_SUPPORTED,
-			    "Guests up to %u GiB are supported",
-			    (guint)MAX_MAPPED_GIB - 1);
-		return FALSE;
+		vmm_set_error(error,
+			      ENOTSUP,
+			      "Guests up to %u GiB are supported",
+			      (unsigned)MAX_MAPPED_GIB - 1);
+		return false;
 	}
 	memset(pml4, 0, VMM_BOOT_PAGE_TABLES_END - VMM_BOOT_PAGE_TABLES);
 	pml4[0] = (VMM_BOOT_PAGE_TABLES + 0x1000) | PTE_PRESENT | PTE_WRITE | PTE_USER;
-	for (guint i = 0; i < memory->n_regions; i++)
+	for (unsigned i = 0; i < memory->n_regions; i++)
 		map_range(memory,
 			  memory->regions[i].guest_address,
 			  memory->regions[i].guest_address + memory->regions[i].size,
 			  flags);
 	map_range(memory, MMIO_START, 4 * GIB, flags | PTE_PCD | PTE_PWT);
-	return TRUE;
+	return true;
 }
 
-gboolean
-vmm_x86_write_boot_tables(VmmMemory *memory, const VmmBootInfo *info, GError **error)
+bool
+vmm_x86_write_boot_tables(VmmMemory *memory, const VmmBootInfo *info, VmmError **error)
 {
 	if (!write_gdt(memory, error) || !write_tss(memory, error))
-		return FALSE;
+		return false;
 	if (info->kind == VMM_ENTRY_PVH)
-		return TRUE;
+		return true;
 	return write_page_tables(memory, info->kind == VMM_ENTRY_RING3, error);
 }
 
 static struct kvm_segment
-kvm_segment_for(guint16 selector)
+kvm_segment_for(uint16_t selector)
 {
 	struct kvm_segment seg = {.limit = 0xffffffff, .present = 1, .s = 1, .g = 1};
 
-	for (guint i = 0; i < G_N_ELEMENTS(segments); i++) {
+	for (unsigned i = 0; i < VMM_N_ELEMENTS(segments); i++) {
 		if (segments[i].selector != selector)
 			continue;
 		seg.selector = selector | segments[i].dpl;
@@ -186,7 +187,7 @@ kvm_segment_for(guint16 selector)
 }
 
 static void
-set_segments(struct kvm_sregs *sregs, guint16 code, guint16 data)
+set_segments(struct kvm_sregs *sregs, uint16_t code, uint16_t data)
 {
 	struct kvm_segment tss = {
 		.base = VMM_BOOT_TSS,
@@ -204,7 +205,7 @@ set_segments(struct kvm_sregs *sregs, guint16 code, guint16 data)
 }
 
 static void
-set_mode(const VmmBootInfo *info, struct kvm_sregs *sregs, struct kvm_regs *regs, guint index)
+set_mode(const VmmBootInfo *info, struct kvm_sregs *sregs, struct kvm_regs *regs, unsigned index)
 {
 	switch (info->kind) {
 	case VMM_ENTRY_PVH:
@@ -236,8 +237,8 @@ set_mode(const VmmBootInfo *info, struct kvm_sregs *sregs, struct kvm_regs *regs
 }
 
 /* Puts vCPU @index at the image's entry. Only the ring-3 entry starts every vCPU there. */
-gboolean
-vmm_x86_setup_vcpu(int vcpu_fd, const VmmBootInfo *info, guint index, GError **error)
+bool
+vmm_x86_setup_vcpu(int vcpu_fd, const VmmBootInfo *info, unsigned index, VmmError **error)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = {.rflags = RFLAGS_FIXED, .rip = info->entry};
@@ -245,7 +246,7 @@ vmm_x86_setup_vcpu(int vcpu_fd, const VmmBootInfo *info, guint index, GError **e
 	struct kvm_mp_state runnable = {.mp_state = KVM_MP_STATE_RUNNABLE};
 
 	if (index > 0 && info->kind != VMM_ENTRY_RING3)
-		return TRUE;
+		return true;
 	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return vmm_error_from_errno(error, "KVM_GET_SREGS");
 	set_mode(info, &sregs, &regs, index);
@@ -258,5 +259,5 @@ vmm_x86_setup_vcpu(int vcpu_fd, const VmmBootInfo *info, guint index, GError **e
 	/* Secondary vCPUs would otherwise wait for an INIT/SIPI that a ring-3 guest cannot send. */
 	if (index > 0 && ioctl(vcpu_fd, KVM_SET_MP_STATE, &runnable) < 0)
 		return vmm_error_from_errno(error, "KVM_SET_MP_STATE");
-	return TRUE;
+	return true;
 }

@@ -7,9 +7,5 @@
 
 #include "vmm-boot.h"
 
-G_BEGIN_DECLS
-
-gboolean vmm_x86_write_boot_tables(VmmMemory *memory, const VmmBootInfo *info, GError **error);
-gboolean vmm_x86_setup_vcpu(int vcpu_fd, const VmmBootInfo *info, guint index, GError **error);
-
-G_END_DECLS
+bool vmm_x86_write_boot_tables(VmmMemory *memory, const VmmBootInfo *info, VmmError **error);
+bool vmm_x86_setup_vcpu(int vcpu_fd, const VmmBootInfo *info, unsigned index, VmmError **error);

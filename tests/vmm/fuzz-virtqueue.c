@@ -21,6 +21,7 @@
 
 #include <string.h>
 
+#include "vmm-test-error.h"
 #include "vmm-balloon.h"
 #include "vmm-test-driver.h"
 #include "vmm-virtio-pci.h"
@@ -43,7 +44,7 @@ typedef struct {
 } Machine;
 
 static void
-ignore_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user_data)
+ignore_log(VmmLogLevel level, const char *message, void *user_data)
 {
 }
 
@@ -53,10 +54,7 @@ machine_get(void)
 	static Machine machine;
 
 	if (machine.memory == NULL) {
-		g_log_set_handler("vboxmem-vm",
-				  G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_DEBUG,
-				  ignore_log,
-				  NULL);
+		vmm_log_set_handler(ignore_log, NULL);
 		machine.memory = vmm_memory_new(RAM_SIZE, NULL);
 		machine.pio = vmm_bus_new("pio");
 		machine.mmio = vmm_bus_new("mmio");
@@ -77,7 +75,7 @@ load_memory(Machine *machine, const guint8 *data, gsize size)
 static void
 parse_queue(Machine *machine, guint16 queue_size)
 {
-	g_autoptr(VmmVirtqueue) queue = vmm_virtqueue_new(machine->memory, 256);
+	vmm_autoptr(VmmVirtqueue) queue = vmm_virtqueue_new(machine->memory, 256);
 	VmmVirtqChain chain;
 	guint8 scratch[256];
 
@@ -86,7 +84,7 @@ parse_queue(Machine *machine, guint16 queue_size)
 	if (!vmm_virtqueue_enable(queue, NULL))
 		return;
 	for (guint i = 0; i < 2u * queue_size; i++) {
-		g_autoptr(GError) error = NULL;
+		vmm_autoptr(VmmError) error = NULL;
 		if (vmm_virtqueue_pop(queue, &chain, &error) != VMM_VIRTQ_CHAIN)
 			break;
 		vmm_virtq_chain_read(machine->memory, &chain, scratch, sizeof(scratch));
@@ -100,9 +98,9 @@ run_balloon(Machine *machine, guint8 features, guint16 queue_size, guint8 kicks)
 {
 	const VmmBalloonFeatures offered = {TRUE, TRUE, TRUE};
 	/* A bridge per input: BAR windows are handed out once and never reclaimed. */
-	g_autoptr(VmmPci) pci = vmm_pci_new(machine->pio, machine->mmio, NULL);
-	g_autoptr(VmmBalloon) balloon = vmm_balloon_new(machine->memory, &offered, NULL);
-	g_autoptr(VmmVirtio) transport = vmm_virtio_pci_new(
+	vmm_autoptr(VmmPci) pci = vmm_pci_new(machine->pio, machine->mmio, NULL);
+	vmm_autoptr(VmmBalloon) balloon = vmm_balloon_new(machine->memory, &offered, NULL);
+	vmm_autoptr(VmmVirtio) transport = vmm_virtio_pci_new(
 		pci, machine->memory, &machine->irq, vmm_balloon_get_ops(), balloon, NULL);
 	guint64 wanted = VERSION_1 | ((features & 1) ? 1u << VMM_BALLOON_F_STATS_VQ : 0) |
 			 ((features & 2) ? 1u << VMM_BALLOON_F_FREE_PAGE_REPORTING : 0);

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "vmm-test-error.h"
 #include "vmm-balloon.h"
 #include "vmm-test-driver.h"
 #include "vmm-virtio-pci.h"
@@ -82,20 +83,20 @@ fixture_setup_size(Fixture *fx, guint64 ram_size)
 {
 	const VmmBalloonFeatures features = {TRUE, TRUE, TRUE};
 	const VmmBalloonListener listener = {on_actual, on_stats, on_reported, &fx->recorder};
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 
 	memset(fx, 0, sizeof(*fx));
 	fx->memory = vmm_memory_new(ram_size, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	fx->pio = vmm_bus_new("pio");
 	fx->mmio = vmm_bus_new("mmio");
 	fx->pci = vmm_pci_new(fx->pio, fx->mmio, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	test_irq_init(&fx->irq_recorder, &fx->irq);
 	fx->balloon = vmm_balloon_new(fx->memory, &features, &listener);
 	fx->transport = vmm_virtio_pci_new(
 		fx->pci, fx->memory, &fx->irq, vmm_balloon_get_ops(), fx->balloon, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	fx->line = vmm_pci_device_get_irq(vmm_virtio_pci_get_pci_device(fx->transport));
 	test_virtio_find(&fx->driver,
 			 fx->pio,
@@ -273,9 +274,9 @@ test_out_of_range_pfn(Fixture *fx, gconstpointer user_data)
 	bring_up(fx, 0);
 	driver_ok(fx);
 	dirty_pages(fx, PAGES_BASE, 2);
-	g_test_expect_message("vboxmem-vm", G_LOG_LEVEL_WARNING, "*PFN 0x4000 is not guest RAM*");
+	test_log_expect(VMM_LOG_WARNING, "*PFN 0x4000 is not guest RAM*");
 	post_pfns(fx, VMM_BALLOON_INFLATE_QUEUE, pfns, G_N_ELEMENTS(pfns));
-	g_test_assert_expected_messages();
+	test_log_assert_expected();
 	g_assert_cmpuint(
 		test_memory_resident_pages(fx->memory, PAGES_BASE, 2 * VMM_PAGE_SIZE), ==, 2);
 	g_assert_cmpuint(vmm_balloon_get_actual(fx->balloon), ==, 0);
@@ -294,10 +295,10 @@ test_bad_buffer_length(Fixture *fx, gconstpointer user_data)
 
 	bring_up(fx, 0);
 	driver_ok(fx);
-	g_test_expect_message("vboxmem-vm", G_LOG_LEVEL_WARNING, "*PFN buffer of 6 bytes*");
+	test_log_expect(VMM_LOG_WARNING, "*PFN buffer of 6 bytes*");
 	test_ring_post(&fx->rings[0], &buffer, 1);
 	test_virtio_notify(&fx->driver, 0);
-	g_test_assert_expected_messages();
+	test_log_assert_expected();
 }
 
 static void
@@ -311,10 +312,10 @@ test_deflate(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(vmm_balloon_get_actual(fx->balloon), ==, 8 * VMM_PAGE_SIZE);
 	g_assert_cmpuint(fx->recorder.actual_bytes, ==, 8 * VMM_PAGE_SIZE);
 	/* Deflating pages never inflated changes nothing and is logged once. */
-	g_test_expect_message("vboxmem-vm", G_LOG_LEVEL_MESSAGE, "*never inflated*");
+	test_log_expect(VMM_LOG_MESSAGE, "*never inflated*");
 	post_pfn_range(fx, VMM_BALLOON_DEFLATE_QUEUE, PAGES_PFN + 100, 4);
 	post_pfn_range(fx, VMM_BALLOON_DEFLATE_QUEUE, PAGES_PFN + 200, 4);
-	g_test_assert_expected_messages();
+	test_log_assert_expected();
 	g_assert_cmpuint(vmm_balloon_get_actual(fx->balloon), ==, 8 * VMM_PAGE_SIZE);
 	/* The deflated pages are the guest's again. */
 	test_memory_fill(fx->memory, PAGES_BASE, 1, VMM_PAGE_SIZE);
@@ -463,9 +464,9 @@ test_reporting_unaligned(Fixture *fx, gconstpointer user_data)
 	bring_up(fx, F_REPORTING);
 	driver_ok(fx);
 	dirty_pages(fx, PAGES_BASE, 2);
-	g_test_expect_message("vboxmem-vm", G_LOG_LEVEL_WARNING, "*not whole pages*");
+	test_log_expect(VMM_LOG_WARNING, "*not whole pages*");
 	report_pages(fx, 2, PAGES_BASE, PAGES_BASE + 0x1800, VMM_PAGE_SIZE);
-	g_test_assert_expected_messages();
+	test_log_assert_expected();
 	g_assert_cmpuint(
 		test_memory_resident_pages(fx->memory, PAGES_BASE, 2 * VMM_PAGE_SIZE), ==, 2);
 	g_assert_cmpuint(fx->recorder.reported_calls, ==, 0);
@@ -527,9 +528,9 @@ test_high_memory(void)
 		test_memory_resident_pages(fx->memory, VMM_HIGH_RAM_START, 4 * VMM_PAGE_SIZE),
 		==,
 		0);
-	g_test_expect_message("vboxmem-vm", G_LOG_LEVEL_WARNING, "*not guest RAM*");
+	test_log_expect(VMM_LOG_WARNING, "*not guest RAM*");
 	post_pfn_range(fx, VMM_BALLOON_INFLATE_QUEUE, hole_pfn - 1, 2);
-	g_test_assert_expected_messages();
+	test_log_assert_expected();
 	g_assert_cmpuint(vmm_balloon_get_actual(fx->balloon), ==, 4 * VMM_PAGE_SIZE);
 	fixture_teardown(fx, NULL);
 }
@@ -538,6 +539,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	test_log_init();
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 	ADD("/balloon/identity", test_identity);
 	ADD("/balloon/inflate-discards", test_inflate_discards);

@@ -9,7 +9,13 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "vmm-test-error.h"
 #include "vmm-boot.h"
+
+/* The VmmBlob of a GBytes, or NULL. */
+#define BLOB(bytes)                                                                                \
+	((bytes) != NULL ? &(VmmBlob){g_bytes_get_data((bytes), NULL), g_bytes_get_size((bytes))}  \
+			 : NULL)
 
 #define MIB (G_GUINT64_CONSTANT(1) << 20)
 #define LOAD_ADDRESS 0x100000
@@ -94,29 +100,30 @@ ring3_note(guint64 entry)
 static VmmMemory *
 new_memory(guint64 size)
 {
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmMemory *memory = vmm_memory_new(size, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	return memory;
 }
 
 static void
 test_elf_ring3(void)
 {
-	g_autoptr(VmmMemory) memory = new_memory(64 * MIB);
+	vmm_autoptr(VmmMemory) memory = new_memory(64 * MIB);
 	g_autoptr(GByteArray) notes = ring3_note(LOAD_ADDRESS + 0x10);
 	ElfSpec spec = {
 		.load_address = LOAD_ADDRESS, .code_size = 256, .memsz = 8192, .notes = notes};
 	g_autoptr(GBytes) image = build_elf(&spec);
 	g_autoptr(GBytes) initrd = g_bytes_new_static("INITRD-CONTENT", 14);
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmBootInfo info = {0};
 	const guint32 *start;
 	const guint64 *modlist;
 	const guint8 *loaded;
 
-	g_assert_true(vmm_boot_load(memory, image, initrd, "console=ttyS0", &info, &error));
-	g_assert_no_error(error);
+	g_assert_true(
+		vmm_boot_load(memory, BLOB(image), BLOB(initrd), "console=ttyS0", &info, &error));
+	vmm_assert_no_error(error);
 	g_assert_cmpint(info.kind, ==, VMM_ENTRY_RING3);
 	g_assert_cmphex(info.entry, ==, LOAD_ADDRESS + 0x10);
 	g_assert_cmphex(info.image_end, ==, LOAD_ADDRESS + 8192);
@@ -139,19 +146,19 @@ test_elf_ring3(void)
 static void
 test_elf_pvh(void)
 {
-	g_autoptr(VmmMemory) memory = new_memory(16 * MIB);
+	vmm_autoptr(VmmMemory) memory = new_memory(16 * MIB);
 	g_autoptr(GByteArray) notes = g_byte_array_new();
 	guint32 entry = GUINT32_TO_LE(LOAD_ADDRESS + 4);
 	g_autoptr(GBytes) image = NULL;
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	ElfSpec spec = {.load_address = LOAD_ADDRESS, .code_size = 64, .notes = notes};
 	VmmBootInfo info = {0};
 
 	add_note(notes, "GNU", 3, "abcd", 4);
 	add_note(notes, "Xen", 18, &entry, sizeof(entry));
 	image = build_elf(&spec);
-	g_assert_true(vmm_boot_load(memory, image, NULL, NULL, &info, &error));
-	g_assert_no_error(error);
+	g_assert_true(vmm_boot_load(memory, BLOB(image), NULL, NULL, &info, &error));
+	vmm_assert_no_error(error);
 	g_assert_cmpint(info.kind, ==, VMM_ENTRY_PVH);
 	g_assert_cmphex(info.entry, ==, LOAD_ADDRESS + 4);
 }
@@ -163,12 +170,12 @@ assert_load_fails(guint64 memory_size,
 		  const gchar *cmdline,
 		  const gchar *message_part)
 {
-	g_autoptr(VmmMemory) memory = new_memory(memory_size);
+	vmm_autoptr(VmmMemory) memory = new_memory(memory_size);
 	g_autoptr(GBytes) image = build_elf(spec);
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmBootInfo info = {0};
 
-	g_assert_false(vmm_boot_load(memory, image, initrd, cmdline, &info, &error));
+	g_assert_false(vmm_boot_load(memory, BLOB(image), BLOB(initrd), cmdline, &info, &error));
 	g_assert_nonnull(error);
 	g_test_message("%s", error->message);
 	g_assert_nonnull(strstr(error->message, message_part));
@@ -242,13 +249,13 @@ test_cmdline_too_long(void)
 static void
 test_not_a_kernel(void)
 {
-	g_autoptr(VmmMemory) memory = new_memory(16 * MIB);
+	vmm_autoptr(VmmMemory) memory = new_memory(16 * MIB);
 	g_autoptr(GBytes) image = g_bytes_new_static("#!/bin/sh\necho hello\n", 21);
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmBootInfo info = {0};
 
-	g_assert_false(vmm_boot_load(memory, image, NULL, NULL, &info, &error));
-	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+	g_assert_false(vmm_boot_load(memory, BLOB(image), NULL, NULL, &info, &error));
+	vmm_assert_error(error, ENOTSUP);
 }
 
 static void
@@ -279,16 +286,16 @@ build_bzimage(guint16 version, guint16 xloadflags, gsize kernel_size)
 static void
 test_bzimage(void)
 {
-	g_autoptr(VmmMemory) memory = new_memory(64 * MIB);
+	vmm_autoptr(VmmMemory) memory = new_memory(64 * MIB);
 	g_autoptr(GBytes) image = build_bzimage(0x020f, 1, 8192);
 	g_autoptr(GBytes) initrd = g_bytes_new_static("RAMDISK", 7);
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmBootInfo info = {0};
 	const guint8 *params;
 	guint32 ramdisk;
 
-	g_assert_true(vmm_boot_load(memory, image, initrd, "quiet", &info, &error));
-	g_assert_no_error(error);
+	g_assert_true(vmm_boot_load(memory, BLOB(image), BLOB(initrd), "quiet", &info, &error));
+	vmm_assert_no_error(error);
 	g_assert_cmpint(info.kind, ==, VMM_ENTRY_LINUX64);
 	g_assert_cmphex(info.entry, ==, 0x1000200);
 	g_assert_cmphex(info.boot_data, ==, VMM_BOOT_ZERO_PAGE);
@@ -318,13 +325,13 @@ test_bzimage_broken(void)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autoptr(VmmMemory) memory = new_memory(cases[i].memory);
+		vmm_autoptr(VmmMemory) memory = new_memory(cases[i].memory);
 		g_autoptr(GBytes) image =
 			build_bzimage(cases[i].version, cases[i].xloadflags, 4096);
-		g_autoptr(GError) error = NULL;
+		vmm_autoptr(VmmError) error = NULL;
 		VmmBootInfo info = {0};
 
-		g_assert_false(vmm_boot_load(memory, image, NULL, NULL, &info, &error));
+		g_assert_false(vmm_boot_load(memory, BLOB(image), NULL, NULL, &info, &error));
 		g_assert_nonnull(error);
 		g_assert_nonnull(strstr(error->message, cases[i].message));
 	}

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmm-test-error.h"
 #include "vmm-notifier.h"
 
 /* The notifier thread with plain eventfds standing in for KVM's ioeventfds. */
@@ -92,10 +93,10 @@ new_eventfd(void)
 static void
 fixture_setup(Fixture *fx, gconstpointer user_data)
 {
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 
 	fx->notifier = vmm_notifier_new(&error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	fx->fd = new_eventfd();
 	g_mutex_init(&fx->counter.lock);
 	g_cond_init(&fx->counter.cond);

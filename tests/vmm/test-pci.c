@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "vmm-test-error.h"
 #include "vmm-pci.h"
 #include "vmm-test-driver.h"
 
@@ -67,15 +68,15 @@ static void
 fixture_setup(Fixture *fx, gconstpointer user_data)
 {
 	const VmmPciDeviceInfo info = {0x1234, 0x5678, 0x1AF4, 0x0042, 0x0780AB, 7, TRUE};
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 
 	fx->pio = vmm_bus_new("pio");
 	fx->mmio = vmm_bus_new("mmio");
 	fx->bars_mapped = g_array_new(FALSE, FALSE, sizeof(MappedBar));
 	fx->pci = vmm_pci_new(fx->pio, fx->mmio, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	fx->device = vmm_pci_add_device(fx->pci, &info, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	fx->slot = vmm_pci_device_get_slot(fx->device);
 	g_assert_true(
 		vmm_pci_device_add_bar(fx->device, 0, VMM_PCI_BAR_IO, 64, &device_ops, fx, &error));
@@ -276,7 +277,7 @@ test_interrupt_line(Fixture *fx, gconstpointer user_data)
 	const VmmPciDeviceInfo info = {0x1AF4, 0x1002, 0, 0, 0xFF0000, 0, TRUE};
 	const VmmPciDeviceInfo no_intx = {0x1AF4, 0x1003, 0, 0, 0xFF0000, 0, FALSE};
 	const guint32 expected[] = {9, 10, 11, 5};
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmPciDevice *device;
 
 	g_assert_cmpuint(vmm_pci_device_get_irq(fx->device), ==, 5);
@@ -296,7 +297,7 @@ test_interrupt_line(Fixture *fx, gconstpointer user_data)
 		test_pci_read(fx->pio, vmm_pci_device_get_slot(device), VMM_PCI_INTERRUPT_PIN, 1),
 		==,
 		0);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 }
 
 static void
@@ -312,6 +313,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	test_log_init();
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 	ADD("/pci/host-bridge", test_host_bridge);
 	ADD("/pci/address-register", test_address_register);

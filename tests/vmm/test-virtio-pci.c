@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "vmm-test-error.h"
 #include "vmm-test-driver.h"
 #include "vmm-virtio-pci.h"
 
@@ -77,7 +78,7 @@ echo_queue_notify(gpointer device, guint queue_index)
 
 	self->notifies++;
 	while ((queue = vmm_virtio_get_queue(self->transport, queue_index)) != NULL) {
-		g_autoptr(GError) error = NULL;
+		vmm_autoptr(VmmError) error = NULL;
 		VmmVirtqPop popped = vmm_virtqueue_pop(queue, &chain, &error);
 		if (popped == VMM_VIRTQ_EMPTY)
 			break;
@@ -185,20 +186,20 @@ typedef struct {
 static void
 fixture_setup(Fixture *fx, gconstpointer user_data)
 {
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 
 	fx->memory = vmm_memory_new(RAM_SIZE, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	fx->pio = vmm_bus_new("pio");
 	fx->mmio = vmm_bus_new("mmio");
 	fx->pci = vmm_pci_new(fx->pio, fx->mmio, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	fx->ioevents = (FakeIoEvents){g_ptr_array_new_with_free_func(g_free)};
 	test_irq_init(&fx->irq_recorder, &fx->irq);
 	memset(&fx->echo, 0, sizeof(fx->echo));
 	fx->transport =
 		vmm_virtio_pci_new(fx->pci, fx->memory, &fx->irq, &echo_ops, &fx->echo, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	g_assert_true(fx->echo.transport == fx->transport);
 	fx->slot = vmm_pci_device_get_slot(vmm_virtio_pci_get_pci_device(fx->transport));
 	fx->line = vmm_pci_device_get_irq(vmm_virtio_pci_get_pci_device(fx->transport));
@@ -489,9 +490,9 @@ test_invalid_queue_address(Fixture *fx, gconstpointer user_data)
 
 	test_virtio_negotiate(&fx->driver, VERSION_1);
 	bad.used = RAM_SIZE + 0x1000;
-	g_test_expect_message("vboxmem-vm", G_LOG_LEVEL_WARNING, "*queue 0*not inside guest RAM*");
+	test_log_expect(VMM_LOG_WARNING, "*queue 0*not inside guest RAM*");
 	test_virtio_setup_queue(&fx->driver, 0, &bad);
-	g_test_assert_expected_messages();
+	test_log_assert_expected();
 	g_assert_cmpuint(test_bus_read(fx->mmio, fx->driver.common + 0x1C, 2), ==, 0);
 	g_assert_cmphex(test_virtio_status(&fx->driver) & VMM_VIRTIO_STATUS_NEEDS_RESET, !=, 0);
 	/* A second error is not logged again. */
@@ -505,9 +506,9 @@ test_needs_reset(Fixture *fx, gconstpointer user_data)
 
 	bring_up(fx);
 	test_ring_set_avail_idx(&fx->ring, 100);
-	g_test_expect_message("vboxmem-vm", G_LOG_LEVEL_WARNING, "*available index jumped*");
+	test_log_expect(VMM_LOG_WARNING, "*available index jumped*");
 	test_virtio_notify(&fx->driver, 0);
-	g_test_assert_expected_messages();
+	test_log_assert_expected();
 	g_assert_cmphex(test_virtio_status(&fx->driver), ==, 0x4F);
 	/* A config interrupt tells the driver. */
 	g_assert_cmpuint(fx->irq_recorder.line_raises[fx->line], ==, 1);
@@ -610,9 +611,9 @@ test_legacy_refuses_version_1(Fixture *fx, gconstpointer user_data)
 	test_bus_write(fx->mmio, fx->driver.common + 0x08, 4, 1);
 	test_bus_write(fx->mmio, fx->driver.common + 0x0C, 4, 1);
 	test_virtio_setup_queue(&fx->driver, 0, &fx->ring);
-	g_test_expect_message("vboxmem-vm", G_LOG_LEVEL_WARNING, "*DRIVER_OK*");
+	test_log_expect(VMM_LOG_WARNING, "*DRIVER_OK*");
 	test_virtio_set_status(&fx->driver, 7);
-	g_test_assert_expected_messages();
+	test_log_assert_expected();
 	g_assert_cmpuint(fx->echo.activations, ==, 0);
 	g_assert_cmphex(test_virtio_status(&fx->driver) & VMM_VIRTIO_STATUS_NEEDS_RESET, !=, 0);
 }
@@ -763,6 +764,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	test_log_init();
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 	ADD("/virtio-pci/ids", test_ids);
 	ADD("/virtio-pci/capabilities", test_capabilities);

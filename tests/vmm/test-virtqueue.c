@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 
+#include "vmm-test-error.h"
 #include "vmm-test-driver.h"
 #include "vmm-virtqueue.h"
 
@@ -24,16 +25,16 @@ typedef struct {
 static void
 fixture_setup(Fixture *fx, gconstpointer user_data)
 {
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 
 	fx->memory = vmm_memory_new(RAM_SIZE, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	fx->queue = vmm_virtqueue_new(fx->memory, QUEUE_SIZE);
 	test_ring_init(&fx->ring, fx->memory, RING_BASE, QUEUE_SIZE);
 	vmm_virtqueue_set_size(fx->queue, QUEUE_SIZE);
 	vmm_virtqueue_set_addresses(fx->queue, fx->ring.desc, fx->ring.avail, fx->ring.used);
 	vmm_virtqueue_enable(fx->queue, &error);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 }
 
 static void
@@ -47,11 +48,11 @@ fixture_teardown(Fixture *fx, gconstpointer user_data)
 static void
 assert_broken(Fixture *fx, const gchar *message_part)
 {
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmVirtqChain chain;
 
 	g_assert_cmpint(vmm_virtqueue_pop(fx->queue, &chain, &error), ==, VMM_VIRTQ_BROKEN);
-	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+	vmm_assert_error(error, EBADMSG);
 	g_assert_nonnull(strstr(error->message, message_part));
 }
 
@@ -61,13 +62,13 @@ test_valid_chain(Fixture *fx, gconstpointer user_data)
 	const TestBuffer buffers[] = {{BUFFERS, 100, FALSE},
 				      {BUFFERS + 0x1000, 200, FALSE},
 				      {BUFFERS + 0x2000, 4096, TRUE}};
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmVirtqChain chain;
 	guint32 id, length;
 	guint16 head = test_ring_post(&fx->ring, buffers, 3);
 
 	g_assert_cmpint(vmm_virtqueue_pop(fx->queue, &chain, &error), ==, VMM_VIRTQ_CHAIN);
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 	g_assert_cmpuint(chain.head, ==, head);
 	g_assert_cmpuint(chain.n_descs, ==, 3);
 	for (guint i = 0; i < 3; i++) {
@@ -88,7 +89,7 @@ static void
 test_index_wraparound(Fixture *fx, gconstpointer user_data)
 {
 	const TestBuffer buffer = {BUFFERS, 8, FALSE};
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmVirtqChain chain;
 	guint32 id, length;
 
@@ -100,7 +101,7 @@ test_index_wraparound(Fixture *fx, gconstpointer user_data)
 		g_assert_true(test_ring_take_used(&fx->ring, &id, &length));
 		g_assert_cmpuint(id, ==, head);
 	}
-	g_assert_no_error(error);
+	vmm_assert_no_error(error);
 }
 
 static void
@@ -142,8 +143,8 @@ test_self_loop(Fixture *fx, gconstpointer user_data)
 static void
 test_too_long(Fixture *fx, gconstpointer user_data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(VmmVirtqueue) big = vmm_virtqueue_new(fx->memory, 256);
+	vmm_autoptr(VmmError) error = NULL;
+	vmm_autoptr(VmmVirtqueue) big = vmm_virtqueue_new(fx->memory, 256);
 	g_autofree TestBuffer *buffers = g_new0(TestBuffer, VMM_VIRTQ_MAX_CHAIN + 1);
 	TestRing ring;
 	VmmVirtqChain chain;
@@ -165,7 +166,7 @@ test_too_long(Fixture *fx, gconstpointer user_data)
 static void
 test_whole_queue_chain(Fixture *fx, gconstpointer user_data)
 {
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmVirtqChain chain;
 
 	for (guint i = 0; i < QUEUE_SIZE; i++)
@@ -222,7 +223,7 @@ test_readable_after_writable(Fixture *fx, gconstpointer user_data)
 static void
 test_enable_checks(Fixture *fx, gconstpointer user_data)
 {
-	g_autoptr(VmmVirtqueue) queue = vmm_virtqueue_new(fx->memory, 256);
+	vmm_autoptr(VmmVirtqueue) queue = vmm_virtqueue_new(fx->memory, 256);
 	struct {
 		guint16 size;
 		guint64 desc, avail, used;
@@ -241,7 +242,7 @@ test_enable_checks(Fixture *fx, gconstpointer user_data)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autoptr(GError) error = NULL;
+		vmm_autoptr(VmmError) error = NULL;
 		vmm_virtqueue_reset(queue);
 		vmm_virtqueue_set_size(queue, cases[i].size);
 		vmm_virtqueue_set_addresses(queue, cases[i].desc, cases[i].avail, cases[i].used);
@@ -263,7 +264,7 @@ static void
 test_chain_read(Fixture *fx, gconstpointer user_data)
 {
 	const TestBuffer buffers[] = {{BUFFERS, 3, FALSE}, {BUFFERS + 0x100, 4, FALSE}};
-	g_autoptr(GError) error = NULL;
+	vmm_autoptr(VmmError) error = NULL;
 	VmmVirtqChain chain;
 	guint8 out[16] = {0};
 
@@ -280,6 +281,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	test_log_init();
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 	ADD("/virtqueue/valid-chain", test_valid_chain);
 	ADD("/virtqueue/index-wraparound", test_index_wraparound);

@@ -40,7 +40,7 @@ GATE_SIZE = PAGE
 KVM_CHECK_EXTENSION = 0xAE03
 KVM_CAP_IOEVENTFD = 36
 
-# The worker's debug line when the VM stops (G_MESSAGES_DEBUG=vboxmem-vm).
+# The worker's debug lines when the VM stops (VBOXMEM_VM_DEBUG=1).
 NOTIFY_COUNTS = r'virtio notifications: (\d+) through ioeventfd, (\d+) on vCPU exits'
 
 
@@ -242,7 +242,7 @@ class TestQueueNotifications(WorkerTestCase):
     def inflate(self, env):
         """(worker, notifications through ioeventfd, notifications on vCPU exits)"""
         w = self.start_worker(memory_mib=512, script=self.SCRIPT,
-                              env=dict(env, G_MESSAGES_DEBUG='vboxmem-vm'))
+                              env=dict(env, VBOXMEM_VM_DEBUG='1'))
         w.wait_marker(r'ready', BOOT_TIMEOUT)
         w.set_balloon_target(256 * MiB)
         w.wait_property('BalloonActual', lambda v: v == 256 * MiB, what='256 MiB')

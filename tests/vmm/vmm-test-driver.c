@@ -16,7 +16,7 @@
 /* Interrupt recorder. */
 
 static void
-record_line(gpointer opaque, guint32 gsi, gboolean level)
+record_line(gpointer opaque, guint32 gsi, bool level)
 {
 	TestIrq *self = opaque;
 
@@ -418,4 +418,53 @@ test_virtio_legacy_setup_queue(TestVirtio *self, guint16 index, TestRing *ring)
 	test_bus_write(self->pio, self->legacy + 0x0E, 2, index);
 	g_assert_cmpuint(test_bus_read(self->pio, self->legacy + 0x0C, 2), ==, ring->size);
 	test_bus_write(self->pio, self->legacy + 0x08, 4, ring->desc >> 12);
+}
+
+typedef struct {
+	VmmLogLevel level;
+	gchar *pattern;
+} TestLogExpectation;
+
+static GQueue test_log_expected = G_QUEUE_INIT;
+
+static void
+test_log_handler(VmmLogLevel level, const char *message, void *user_data)
+{
+	TestLogExpectation *next = g_queue_peek_head(&test_log_expected);
+
+	if (next != NULL && next->level == level &&
+	    g_pattern_match_simple(next->pattern, message)) {
+		g_queue_pop_head(&test_log_expected);
+		g_free(next->pattern);
+		g_free(next);
+		return;
+	}
+	if (level == VMM_LOG_WARNING)
+		g_error("unexpected worker warning: %s", message);
+	g_test_message("worker: %s", message);
+}
+
+void
+test_log_init(void)
+{
+	vmm_log_set_handler(test_log_handler, NULL);
+}
+
+void
+test_log_expect(VmmLogLevel level, const gchar *pattern)
+{
+	TestLogExpectation *expectation = g_new0(TestLogExpectation, 1);
+
+	expectation->level = level;
+	expectation->pattern = g_strdup(pattern);
+	g_queue_push_tail(&test_log_expected, expectation);
+}
+
+void
+test_log_assert_expected(void)
+{
+	TestLogExpectation *next = g_queue_peek_head(&test_log_expected);
+
+	if (next != NULL)
+		g_error("Did not see the expected worker line %s", next->pattern);
 }

@@ -5,8 +5,12 @@
 
 #pragma once
 
+#include <glib.h>
+
 #include "vmm-bus.h"
+#include "vmm-error.h"
 #include "vmm-irq.h"
+#include "vmm-log.h"
 #include "vmm-memory.h"
 
 G_BEGIN_DECLS
@@ -121,3 +125,11 @@ guint8 test_virtio_read_isr(TestVirtio *self);
 void test_virtio_legacy_setup_queue(TestVirtio *self, guint16 index, TestRing *ring);
 
 G_END_DECLS
+
+/*
+ * The worker's log in tests, as g_test_expect_message(): after
+ * test_log_init(), every warning must have been expected.
+ */
+void test_log_init(void);
+void test_log_expect(VmmLogLevel level, const gchar *pattern);
+void test_log_assert_expected(void);

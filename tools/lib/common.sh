@@ -12,7 +12,7 @@ readonly VBOXMEM_DEBIAN_PACKAGES=(
 	dbus dbus-bin dbus-daemon polkitd systemd
 	python3-gi gir1.2-glib-2.0
 	libxml2-utils gettext clang-format util-linux passwd
-	libseccomp-dev qemu-system-x86 procps lz4
+	musl-tools linux-libc-dev qemu-system-x86 procps lz4
 )
 
 # The unprivileged user vboxmem-vm runs as (also created by the install: data/vboxmem.sysusers).
