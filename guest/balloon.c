@@ -185,6 +185,9 @@ balloon_init(void)
 		       d.fn);
 		return false;
 	}
+	if (opts.msix)
+		marker("balloon msix %s",
+		       vpci_enable_msix(&balloon.dev) ? "vector=0" : "unavailable");
 	if (!start_device(true)) {
 		marker("balloon error device=%02x:%02x.%x refused the driver", d.bus, d.dev, d.fn);
 		return false;

@@ -129,6 +129,10 @@ set_option(const char *key, size_t klen, const char *v, size_t vlen)
 		opts.pci_reassign = suffix_is(v, vlen, "reassign");
 		return opts.pci_reassign || suffix_is(v, vlen, "keep");
 	}
+	if (KEY("msix")) {
+		opts.msix = suffix_is(v, vlen, "on");
+		return opts.msix || suffix_is(v, vlen, "off");
+	}
 	if (KEY("balloon")) {
 		opts.balloon_off = suffix_is(v, vlen, "off");
 		return opts.balloon_off || suffix_is(v, vlen, "on");

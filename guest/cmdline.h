@@ -13,6 +13,7 @@ struct options {
 	char hostile[128];
 	bool balloon_off;
 	bool pci_reassign;
+	bool msix;
 	bool have_report_delay;
 	uint64_t report_delay_ms;
 	uint64_t flood_count;

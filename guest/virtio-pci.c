@@ -92,10 +92,52 @@ probe_legacy(struct virtio_pci *v, const struct pci_dev *d)
 	return true;
 }
 
+#define PCI_CAP_ID_MSIX 0x11
+#define MSIX_CONTROL 2
+#define MSIX_TABLE 4
+#define MSIX_ENABLE 0x8000
+#define MSI_ADDRESS 0xfee00000u /* the local APIC of CPU 0 */
+#define MSI_VECTOR 0x40
+
+static uint8_t
+find_cap(const struct pci_dev *d, uint8_t id)
+{
+	uint8_t cap = pci_cap_first(d);
+
+	for (int n = 0; cap && n < MAX_CAPS; n++, cap = pci_cap_next(d, cap)) {
+		if (pci_read8(d, cap) == id)
+			return cap;
+	}
+	return 0;
+}
+
+bool
+vpci_enable_msix(struct virtio_pci *v)
+{
+	uint8_t cap = find_cap(&v->pci, PCI_CAP_ID_MSIX);
+	struct pci_bar bar;
+
+	if (!v->modern || cap == 0)
+		return false;
+	uint32_t table = pci_read32(&v->pci, cap + MSIX_TABLE);
+	if (!pci_bar(&v->pci, table & 7, &bar) || bar.io)
+		return false;
+	uintptr_t entry = (uintptr_t)(bar.addr + (table & ~7u));
+	mmio_write32(entry, MSI_ADDRESS);
+	mmio_write32(entry + 4, 0);
+	mmio_write32(entry + 8, MSI_VECTOR);
+	mmio_write32(entry + 12, 0); /* unmasked */
+	pci_write16(&v->pci,
+		    cap + MSIX_CONTROL,
+		    (uint16_t)(pci_read16(&v->pci, cap + MSIX_CONTROL) | MSIX_ENABLE));
+	v->queue_vector = 0;
+	return true;
+}
+
 bool
 vpci_probe(struct virtio_pci *v, const struct pci_dev *d)
 {
-	*v = (struct virtio_pci){.pci = *d};
+	*v = (struct virtio_pci){.pci = *d, .queue_vector = NO_VECTOR};
 	v->modern = probe_modern(v, d);
 	if (!v->modern && !probe_legacy(v, d))
 		return false;
@@ -203,7 +245,7 @@ vpci_queue_setup(struct virtio_pci *v, struct virtq *vq)
 	}
 	mmio_write16(v->common + C_QUEUE_SELECT, vq->index);
 	mmio_write16(v->common + C_QUEUE_SIZE, vq->size);
-	mmio_write16(v->common + C_QUEUE_MSIX_VECTOR, NO_VECTOR);
+	mmio_write16(v->common + C_QUEUE_MSIX_VECTOR, v->queue_vector);
 	write64(v->common + C_QUEUE_DESC, (uintptr_t)vq->desc);
 	write64(v->common + C_QUEUE_DRIVER, (uintptr_t)vq->avail);
 	write64(v->common + C_QUEUE_DEVICE, (uintptr_t)vq->used);

@@ -30,6 +30,7 @@ struct virtio_pci {
 	uint32_t notify_mult;
 	uintptr_t isr;
 	uintptr_t device;
+	uint16_t queue_vector; /* NO_VECTOR unless MSI-X is on */
 };
 
 /* Finds the transport of a virtio PCI function; false if it has neither kind. */
@@ -37,6 +38,9 @@ bool vpci_probe(struct virtio_pci *v, const struct pci_dev *d);
 const char *vpci_kind(const struct virtio_pci *v);
 /* Where the transport lives: the legacy I/O port or the modern common config address. */
 uint64_t vpci_base(const struct virtio_pci *v);
+
+/* Enables MSI-X with table entry 0 aimed at the boot CPU; false if the function has none. */
+bool vpci_enable_msix(struct virtio_pci *v);
 
 void vpci_reset(struct virtio_pci *v);
 uint8_t vpci_status(struct virtio_pci *v);

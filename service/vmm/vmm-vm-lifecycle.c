@@ -29,6 +29,7 @@ vmm_vm_start(VmmVm *self, VmmLoop *loop, VmmStoppedFunc stopped, void *user_data
 	self->vcpus_running = self->n_vcpus;
 	pthread_mutex_unlock(&self->lock);
 	vmm_vm_ioeventfd_start(self);
+	vmm_vm_irqfd_log_start(self);
 	for (unsigned i = 0; i < self->n_vcpus; i++)
 		vmm_vcpu_start(self->vcpus[i]);
 	return true;
@@ -114,6 +115,7 @@ report_stopped(void *data)
 	/* Devices stop with the vCPUs: whoever is told may free what their listeners use. */
 	vmm_vm_ioeventfd_stop(self);
 	vmm_vm_log_notify_counts(self);
+	vmm_vm_irqfd_log_counts(self);
 	if (self->stopped != NULL)
 		self->stopped(self, &self->stop_info, self->stopped_data);
 }

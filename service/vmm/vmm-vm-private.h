@@ -38,6 +38,25 @@ void vmm_vcpu_install_kick_handler(void);
 VmmVcpu *vmm_vcpu_current(void);
 
 /* Shared between the VM and its vCPU threads; guarded by lock unless atomic. */
+#define VMM_MAX_MSI_ROUTES 64
+
+typedef struct {
+	uint64_t address;
+	uint32_t data;
+	int fd;
+} VmmMsiRoute;
+
+/* MSI routes through irqfd (vmm-vm-irqfd.c). */
+typedef struct {
+	pthread_mutex_t lock;
+	const char *unavailable; /* why irqfd is not used, or NULL */
+	VmmMsiRoute routes[VMM_MAX_MSI_ROUTES];
+	unsigned n_routes;
+	bool failure_logged;
+	uint64_t through_irqfd;
+	uint64_t through_ioctl;
+} VmmMsiRoutes;
+
 struct _VmmVm {
 	VmmConfig config;
 	int kvm_fd;
@@ -46,6 +65,7 @@ struct _VmmVm {
 	VmmBus *pio;
 	VmmBus *mmio;
 	VmmIrq irq;
+	VmmMsiRoutes msi;
 	/* NULL notifier: queue notifications exit to the VMM, for this reason. */
 	VmmNotifier *notifier;
 	char *no_ioeventfd_reason;
@@ -86,6 +106,11 @@ void vmm_vm_ioeventfd_flush(VmmVm *self);
 void vmm_vm_ioeventfd_dispatch_pending(VmmVm *self);
 void vmm_vm_ioeventfd_free(VmmVm *self);
 void vmm_vm_log_notify_counts(VmmVm *self);
+void vmm_vm_irqfd_init(VmmVm *self);
+bool vmm_vm_irqfd_signal_msi(VmmVm *self, uint64_t address, uint32_t data);
+void vmm_vm_irqfd_log_start(VmmVm *self);
+void vmm_vm_irqfd_log_counts(VmmVm *self);
+void vmm_vm_irqfd_free(VmmVm *self);
 
 /* Called by vCPU threads. */
 void vmm_vm_vcpu_park_if_paused(VmmVm *self);

@@ -103,6 +103,9 @@ irq_signal_msi(void *opaque, uint64_t address, uint32_t data)
 		.data = data,
 	};
 
+	if (vmm_vm_irqfd_signal_msi(self, address, data))
+		return;
+	__atomic_fetch_add(&self->msi.through_ioctl, 1, __ATOMIC_RELAXED);
 	if (ioctl(self->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
 		vmm_warning("KVM_SIGNAL_MSI failed: %s", strerror(errno));
 }
@@ -192,6 +195,7 @@ vmm_vm_new(const VmmConfig *config, VmmError **error)
 	self->kvm_fd = self->vm_fd = -1;
 	pthread_mutex_init(&self->lock, NULL);
 	vmm_cond_init_monotonic(&self->cond);
+	pthread_mutex_init(&self->msi.lock, NULL);
 	self->irq = (VmmIrq){irq_set_line, irq_signal_msi, irq_guest_event, self};
 	self->pio = vmm_bus_new("port I/O");
 	self->mmio = vmm_bus_new("MMIO");
@@ -201,6 +205,7 @@ vmm_vm_new(const VmmConfig *config, VmmError **error)
 	if (!open_kvm(self, error) || !setup_memory(self, error) || !setup_irqchip(self, error))
 		return NULL;
 	vmm_vm_ioeventfd_init(self);
+	vmm_vm_irqfd_init(self);
 	if (!vmm_boot_load_files(self->memory,
 				 self->config.kernel,
 				 self->config.initrd,
@@ -226,6 +231,7 @@ vmm_vm_free(VmmVm *self)
 	vmm_vm_ioeventfd_stop(self);
 	vmm_devices_destroy(self);
 	vmm_vm_ioeventfd_free(self);
+	vmm_vm_irqfd_free(self);
 	vmm_bus_free(self->pio);
 	vmm_bus_free(self->mmio);
 	vmm_memory_free(self->memory);

@@ -39,17 +39,23 @@ GATE_SIZE = PAGE
 
 KVM_CHECK_EXTENSION = 0xAE03
 KVM_CAP_IOEVENTFD = 36
+KVM_CAP_IRQFD = 32
 
 # The worker's debug lines when the VM stops (VBOXMEM_VM_DEBUG=1).
 NOTIFY_COUNTS = r'virtio notifications: (\d+) through ioeventfd, (\d+) on vCPU exits'
+MSI_COUNTS = r'virtio interrupts: (\d+) MSIs through irqfd, (\d+) through KVM_SIGNAL_MSI, (\d+) routes'
+
+
+def kvm_has_cap(cap):
+    fd = os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC)
+    try:
+        return fcntl.ioctl(fd, KVM_CHECK_EXTENSION, cap) > 0
+    finally:
+        os.close(fd)
 
 
 def kvm_has_ioeventfd():
-    fd = os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC)
-    try:
-        return fcntl.ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0
-    finally:
-        os.close(fd)
+    return kvm_has_cap(KVM_CAP_IOEVENTFD)
 
 
 def features(worker):
@@ -270,6 +276,46 @@ class TestQueueNotifications(WorkerTestCase):
         self.assertIn('virtio notifications: on vCPU exits', w.stderr())
         self.assertEqual(through_ioeventfd, 0)
         self.assertGreaterEqual(on_exits, 256)
+
+
+class TestInterrupts(WorkerTestCase):
+    """MSI-X interrupts of a 256 MiB inflate, through KVM's irqfd or KVM_SIGNAL_MSI."""
+
+    SCRIPT = 'alloc:64M:seed=3,wait-balloon:256M:timeout=60s,verify,exit'
+
+    def inflate(self, env):
+        """(worker, MSIs through irqfd, MSIs through KVM_SIGNAL_MSI, routes)"""
+        w = self.start_worker(memory_mib=512, script=self.SCRIPT, cmdline='vboxmem.msix=on',
+                              env=dict(env, VBOXMEM_VM_DEBUG='1'))
+        w.wait_marker(r'balloon msix vector=0', BOOT_TIMEOUT)
+        w.wait_marker(r'ready', BOOT_TIMEOUT)
+        w.set_balloon_target(256 * MiB)
+        w.wait_property('BalloonActual', lambda v: v == 256 * MiB, what='256 MiB')
+        w.wait_marker(r'verify ok pages=16384')
+        self.assertEqual(w.wait_exit(), 0, w.describe())
+        m = re.search(MSI_COUNTS, w.stderr())
+        self.assertIsNotNone(m, w.stderr())
+        counts = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        self.log(f'{counts[0]} MSIs through irqfd, {counts[1]} through KVM_SIGNAL_MSI, '
+                 f'{counts[2]} routes')
+        return (w,) + counts
+
+    def test_irqfd(self):
+        if not kvm_has_cap(KVM_CAP_IRQFD):
+            self.skipTest('KVM has no irqfd here (KVM_CAP_IRQFD)')
+        w, through_irqfd, through_ioctl, routes = self.inflate({})
+        self.assertNotIn('virtio interrupts: KVM_SIGNAL_MSI', w.stderr())
+        # One MSI per used buffer at least: the guest hands over 1 MiB per buffer.
+        self.assertGreaterEqual(through_irqfd, 256)
+        self.assertEqual(through_ioctl, 0)
+        self.assertEqual(routes, 1, 'one vector, one message: one route')
+
+    def test_fallback_without_irqfd(self):
+        w, through_irqfd, through_ioctl, routes = self.inflate({'VBOXMEM_VM_TEST_NO_IRQFD': '1'})
+        self.assertIn('virtio interrupts: KVM_SIGNAL_MSI (turned off', w.stderr())
+        self.assertEqual(through_irqfd, 0)
+        self.assertEqual(routes, 0)
+        self.assertGreaterEqual(through_ioctl, 256)
 
 
 class TestDeflateOnOom(WorkerTestCase):
