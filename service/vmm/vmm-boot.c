@@ -146,23 +146,24 @@ typedef struct {
 } MappedFile;
 
 static bool
+read_failed(VmmError **error, const char *what, const char *path, int fd)
+{
+	int saved_errno = errno;
+
+	if (fd >= 0)
+		close(fd);
+	return vmm_set_error(
+		error, saved_errno, "Cannot read the %s %s: %s", what, path, strerror(saved_errno));
+}
+
+static bool
 map_file(const char *path, const char *what, MappedFile *file, VmmError **error)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int saved_errno = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return vmm_set_error(error,
-				     saved_errno,
-				     "Cannot read the %s %s: %s",
-				     what,
-				     path,
-				     strerror(saved_errno));
-	}
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return read_failed(error, what, path, fd);
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return vmm_set_error(
@@ -171,16 +172,8 @@ map_file(const char *path, const char *what, MappedFile *file, VmmError **error)
 	if (st.st_size > 0) {
 		file->map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (file->map == MAP_FAILED) {
-			int saved_errno = errno;
-
 			file->map = NULL;
-			close(fd);
-			return vmm_set_error(error,
-					     saved_errno,
-					     "Cannot read the %s %s: %s",
-					     what,
-					     path,
-					     strerror(saved_errno));
+			return read_failed(error, what, path, fd);
 		}
 	}
 	close(fd);
