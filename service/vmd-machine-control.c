@@ -13,18 +13,6 @@
 
 #define POWER_OFF_GRACE_SECONDS 10
 
-/* The worker's statistic names, which are also the Guest interface's property names. */
-static const gchar *const guest_stats[] = {
-	"memory-total",
-	"memory-free",
-	"memory-available",
-	"disk-caches",
-	"swap-in",
-	"swap-out",
-	"major-faults",
-	"minor-faults",
-};
-
 static void
 set_state(VmdMachine *self, VboxmemMachineState state)
 {
@@ -58,11 +46,11 @@ publish_guest_stats(VmdMachine *self)
 {
 	g_autoptr(GVariant) stats = vmd_worker_dup_guest_stats(self->worker);
 
-	for (guint i = 0; i < G_N_ELEMENTS(guest_stats); i++) {
+	for (guint i = 0; vmd_guest_stat_names[i] != NULL; i++) {
 		guint64 value = G_MAXUINT64;
 		if (stats != NULL)
-			g_variant_lookup(stats, guest_stats[i], "t", &value);
-		g_object_set(self->guest_iface, guest_stats[i], value, NULL);
+			g_variant_lookup(stats, vmd_guest_stat_names[i], "t", &value);
+		g_object_set(self->guest_iface, vmd_guest_stat_names[i], value, NULL);
 	}
 	vbm_gdbus_guest_set_last_update(self->guest_iface,
 					vmd_worker_get_guest_stats_updated(self->worker));

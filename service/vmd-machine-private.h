@@ -37,6 +37,8 @@ struct _VmdMachine {
 };
 
 void vmd_machine_publish_settings(VmdMachine *self);
+/* The worker's statistic names, which are also the Guest interface's property names. */
+extern const gchar *const vmd_guest_stat_names[];
 void vmd_machine_set_guest_stats_unknown(VbmGdbusGuest *guest);
 gboolean vmd_machine_check_stopped(VmdMachine *self, GError **error);
 gboolean vmd_machine_check_no_options(GVariant *options, GError **error);

@@ -299,20 +299,23 @@ connect_handlers(VmdMachine *self)
 	vmd_machine_connect_control_handlers(self);
 }
 
+const gchar *const vmd_guest_stat_names[] = {
+	"memory-total",
+	"memory-free",
+	"memory-available",
+	"disk-caches",
+	"swap-in",
+	"swap-out",
+	"major-faults",
+	"minor-faults",
+	NULL,
+};
+
 void
 vmd_machine_set_guest_stats_unknown(VbmGdbusGuest *guest)
 {
-	const gchar *stats[] = {"memory-total",
-				"memory-free",
-				"memory-available",
-				"disk-caches",
-				"swap-in",
-				"swap-out",
-				"major-faults",
-				"minor-faults"};
-
-	for (guint i = 0; i < G_N_ELEMENTS(stats); i++)
-		g_object_set(guest, stats[i], G_MAXUINT64, NULL);
+	for (guint i = 0; vmd_guest_stat_names[i] != NULL; i++)
+		g_object_set(guest, vmd_guest_stat_names[i], G_MAXUINT64, NULL);
 }
 
 static void
