@@ -150,6 +150,7 @@ vmctl_parse_global_options(VmctlContext *ctx, gint *argc, gchar ***argv, GError 
 		 N_("Never ask for authentication; fail with exit status 3 instead"),
 		 NULL},
 		{NULL}};
+	const GOptionEntry *const groups[] = {entries, NULL};
 	g_autoptr(GOptionContext) option_context = g_option_context_new(_("COMMAND [ARG...]"));
 	g_autofree gchar *summary = vmctl_commands_summary();
 
@@ -158,7 +159,8 @@ vmctl_parse_global_options(VmctlContext *ctx, gint *argc, gchar ***argv, GError 
 	g_option_context_set_summary(option_context, summary);
 	g_option_context_set_description(option_context, _(vmctl_exit_status_text));
 	g_option_context_add_main_entries(option_context, entries, GETTEXT_PACKAGE);
-	if (!g_option_context_parse(option_context, argc, argv, error))
+	if (!vmctl_check_flags_without_values(groups, TRUE, *argc, *argv, error) ||
+	    !g_option_context_parse(option_context, argc, argv, error))
 		return FALSE;
 	if (version) {
 		printf("vboxmemctl %s\n", PACKAGE_VERSION);

@@ -149,6 +149,64 @@ vmctl_report_error(const VmctlVerb *verb, const GError *error)
 	return exit_code;
 }
 
+/* The entry of @groups whose long name @arg ("--NAME" or "--NAME=...") gives, or NULL. */
+static const GOptionEntry *
+vmctl_find_long_option(const GOptionEntry *const *groups, const gchar *arg)
+{
+	if (!g_str_has_prefix(arg, "--"))
+		return NULL;
+	for (const GOptionEntry *const *group = groups; *group != NULL; group++) {
+		for (const GOptionEntry *entry = *group; entry->long_name != NULL; entry++) {
+			gsize length = strlen(entry->long_name);
+
+			if (strncmp(arg + 2, entry->long_name, length) == 0 &&
+			    (arg[2 + length] == '\0' || arg[2 + length] == '='))
+				return entry;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * GOption takes "--log=no" for "--log": a flag given a value is refused
+ * instead, whatever the value says. The value of an option that takes one
+ * and arguments after "--" are not looked at; with @stop_at_command, nor is
+ * anything from the first argument that is not an option on.
+ */
+gboolean
+vmctl_check_flags_without_values(const GOptionEntry *const *groups,
+				 gboolean stop_at_command,
+				 gint argc,
+				 gchar **argv,
+				 GError **error)
+{
+	for (gint i = 1; i < argc && g_strcmp0(argv[i], "--") != 0; i++) {
+		const GOptionEntry *entry = vmctl_find_long_option(groups, argv[i]);
+		g_autofree gchar *shown = NULL;
+
+		if (entry == NULL) {
+			if (stop_at_command && argv[i][0] != '-')
+				break;
+			continue;
+		}
+		if (entry->arg != G_OPTION_ARG_NONE) {
+			i += strchr(argv[i], '=') == NULL; /* its value is the next argument */
+			continue;
+		}
+		if (strchr(argv[i], '=') == NULL)
+			continue;
+		shown = vmctl_escape(argv[i], FALSE);
+		g_set_error(error,
+			    G_OPTION_ERROR,
+			    G_OPTION_ERROR_BAD_VALUE,
+			    _("--%s takes no value: %s"),
+			    entry->long_name,
+			    shown);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /*
  * The verb's context ignores unknown options so that a negative number reaches
  * the verb's own check ("guestmemoryballoon -1" is a bad size, not an option);
@@ -204,6 +262,8 @@ vmctl_parse_verb_options(VmctlContext *ctx,
 		{NULL}};
 	g_autoptr(GOptionContext) option_context = g_option_context_new(ctx->verb->parameters);
 	g_autofree gchar *prgname = g_strdup_printf("vboxmemctl %s", ctx->verb->name);
+	const GOptionEntry *const groups[] = {
+		entries != NULL ? entries : common_entries, common_entries, NULL};
 	gint n_args;
 
 	g_set_prgname(prgname);
@@ -215,7 +275,8 @@ vmctl_parse_verb_options(VmctlContext *ctx,
 		g_option_context_add_main_entries(option_context, entries, GETTEXT_PACKAGE);
 	g_option_context_add_main_entries(option_context, common_entries, GETTEXT_PACKAGE);
 	g_option_context_set_ignore_unknown_options(option_context, TRUE);
-	if (!g_option_context_parse(option_context, argc, argv, error) ||
+	if (!vmctl_check_flags_without_values(groups, FALSE, *argc, *argv, error) ||
+	    !g_option_context_parse(option_context, argc, argv, error) ||
 	    !vmctl_check_positional(argc, *argv, error))
 		return FALSE;
 

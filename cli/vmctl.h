@@ -57,6 +57,11 @@ struct _VmctlContext {
 };
 
 /* vmctl-common.c */
+gboolean vmctl_check_flags_without_values(const GOptionEntry *const *groups,
+					  gboolean stop_at_command,
+					  gint argc,
+					  gchar **argv,
+					  GError **error);
 gboolean vmctl_parse_verb_options(VmctlContext *ctx,
 				  const GOptionEntry *entries,
 				  gint *argc,

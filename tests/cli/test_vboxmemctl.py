@@ -106,6 +106,10 @@ USAGE_ERRORS = [
     (["showvminfo", "vm1", "vm2"], "showvminfo"),
     (["showvminfo", "--machine-readable", "vm1"], "showvminfo"),
     (["showvminfo", "--log", "--machinereadable", "vm1"], "showvminfo"),
+    (["showvminfo", "--log=no", "vm1"], "showvminfo"),
+    (["showvminfo", "--machinereadable=yes", "vm1"], "showvminfo"),
+    (["startvm", "vm1", "--no-user-interaction=false"], "startvm"),
+    (["--no-user-interaction=0", "list", "vms"], None),
     (["unregistervm"], "unregistervm"),
     (["unregistervm", "vm1", "--force"], "unregistervm"),
     (["startvm"], "startvm"),
@@ -326,7 +330,10 @@ class StandaloneTest(VboxmemctlTestCase):
     def test_unreachable_bus_is_status_9(self):
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent/vboxmem-test")
         for args, verb in [(["list", "vms"], "list"), (["showvminfo", "vm1"], "showvminfo"),
-                           (["createvm", "--name", "vm1", "--memory", "64"], "createvm")]:
+                           (["createvm", "--name", "vm1", "--memory", "64"], "createvm"),
+                           # An option's value that looks like a flag with a value is a value.
+                           (["createvm", "--name", "vm1", "--memory", "64",
+                             "--cmdline", "--no-user-interaction=1"], "createvm")]:
             with self.subTest(args=args):
                 line = self.assert_one_line_error(run_vboxmemctl(args, env=env),
                                                   EXIT_UNREACHABLE, verb)
