@@ -48,6 +48,9 @@ static const VmmDBusPropertyInfo property_info[N_PROPERTIES] = {
 	[PROP_EXIT_STATUS] = {"ExitStatus", "i"},
 };
 
+/* The t properties' place in Values.balloon. */
+#define BALLOON_INDEX(property) ((property)-PROP_BALLOON_TARGET)
+
 /* By virtio-balloon stat tag. */
 static const char *const stat_names[] = {
 	"swap-in",
@@ -64,9 +67,8 @@ static const char *const stat_names[] = {
 
 typedef struct {
 	const char *state;
-	uint64_t balloon[N_PROPERTIES]; /* the t properties, by index */
+	uint64_t balloon[BALLOON_INDEX(PROP_BALLOON_REPORTED_BYTES) + 1];
 	VmmBalloonStats guest_stats;
-	int64_t guest_stats_updated;
 	char *stop_reason;
 	int32_t exit_status;
 } Values;
@@ -83,7 +85,7 @@ struct _VmmControl {
 	VmmDBusConnection *controller; /* from --control-fd */
 	VmmLoopSource *stats_source;
 	VmmLoopSource *publish_source;
-	int publish_pending;
+	bool publish_pending;
 	uint64_t reported_bytes;
 	bool stopped;
 	Values values;
@@ -115,9 +117,11 @@ set_state(VmmControl *self, const char *state)
 static void
 set_uint64(VmmControl *self, unsigned property, uint64_t value)
 {
-	if (self->values.balloon[property] == value)
+	uint64_t *slot = &self->values.balloon[BALLOON_INDEX(property)];
+
+	if (*slot == value)
 		return;
-	self->values.balloon[property] = value;
+	*slot = value;
 	self->changed |= 1u << property;
 }
 
@@ -146,10 +150,9 @@ set_guest_stats(VmmControl *self, const VmmBalloonStats *stats)
 {
 	if (!same_stats(&self->values.guest_stats, stats))
 		self->changed |= 1u << PROP_GUEST_STATS;
+	/* Only called when the update time differs. */
 	self->values.guest_stats = *stats;
-	if (self->values.guest_stats_updated != stats->updated)
-		self->changed |= 1u << PROP_GUEST_STATS_UPDATED;
-	self->values.guest_stats_updated = stats->updated;
+	self->changed |= 1u << PROP_GUEST_STATS_UPDATED;
 }
 
 static void
@@ -180,7 +183,7 @@ get_property(void *user_data, unsigned index, VmmDBusWriter *writer)
 		write_stats(&self->values.guest_stats, writer);
 		break;
 	case PROP_GUEST_STATS_UPDATED:
-		vmm_dbus_write_int64(writer, self->values.guest_stats_updated);
+		vmm_dbus_write_int64(writer, self->values.guest_stats.updated);
 		break;
 	case PROP_STOP_REASON:
 		vmm_dbus_write_string(writer, self->values.stop_reason);
@@ -189,7 +192,7 @@ get_property(void *user_data, unsigned index, VmmDBusWriter *writer)
 		vmm_dbus_write_int32(writer, self->values.exit_status);
 		break;
 	default:
-		vmm_dbus_write_uint64(writer, self->values.balloon[index]);
+		vmm_dbus_write_uint64(writer, self->values.balloon[BALLOON_INDEX(index)]);
 		break;
 	}
 }
@@ -197,8 +200,20 @@ get_property(void *user_data, unsigned index, VmmDBusWriter *writer)
 static void
 broadcast(VmmControl *self, const VmmDBusMessage *message)
 {
+	vmm_autoptr(VmmError) error = NULL;
+	vmm_autofree uint8_t *blob = NULL;
+	size_t size;
+
+	if (self->n_connections == 0)
+		return;
+	/* Serialised (and checked) once: each connection only puts in its own serial. */
+	blob = vmm_dbus_message_to_blob(message, 1, &size, &error);
+	if (blob == NULL) {
+		vmm_warning("%s", error->message);
+		return;
+	}
 	for (size_t i = 0; i < self->n_connections; i++)
-		vmm_dbus_connection_send(self->connections[i], message);
+		vmm_dbus_connection_send_blob(self->connections[i], blob, size);
 }
 
 static void
@@ -353,7 +368,7 @@ publish_balloon(VmmControl *self)
 	set_uint64(self,
 		   PROP_BALLOON_REPORTED_BYTES,
 		   __atomic_load_n(&self->reported_bytes, __ATOMIC_RELAXED));
-	if (stats.updated != self->values.guest_stats_updated)
+	if (stats.updated != self->values.guest_stats.updated)
 		set_guest_stats(self, &stats);
 }
 
@@ -555,12 +570,14 @@ vmm_control_new(VmmVm *vm, VmmLoop *loop)
 		.get_property = get_property,
 		.user_data = self,
 	};
+	vmm_dbus_object_read_machine_id(&self->object);
 	vmm_dbus_generate_guid(self->guid);
 	self->values.state = state_name(vmm_vm_get_state(vm));
 	self->values.stop_reason = vmm_strdup("");
 	self->values.exit_status = -1;
 	if (balloon != NULL)
-		self->values.balloon[PROP_BALLOON_TARGET] = vmm_balloon_get_target(balloon);
+		self->values.balloon[BALLOON_INDEX(PROP_BALLOON_TARGET)] =
+			vmm_balloon_get_target(balloon);
 	return self;
 }
 

@@ -22,7 +22,7 @@ vmm_dbus_auth_init(VmmDBusAuth *self, const char *guid, bool peer_known, uid_t p
 		.peer_known = peer_known,
 		.peer_uid = peer_uid,
 	};
-	snprintf(self->guid, sizeof(self->guid), "%s", guid);
+	snprintf(self->reply, sizeof(self->reply), "OK %s\r\n", guid);
 }
 
 static int
@@ -66,7 +66,6 @@ accept_identity(VmmDBusAuth *self, const char *hex)
 		return REJECTED;
 	}
 	self->state = VMM_DBUS_AUTH_WAITING_FOR_BEGIN;
-	snprintf(self->reply, sizeof(self->reply), "OK %s\r\n", self->guid);
 	return self->reply;
 }
 

@@ -34,8 +34,7 @@ typedef struct {
 	unsigned commands;
 	bool peer_known;
 	uid_t peer_uid;
-	char guid[VMM_DBUS_GUID_LENGTH + 1];
-	char reply[VMM_DBUS_GUID_LENGTH + 8];
+	char reply[VMM_DBUS_GUID_LENGTH + 8]; /* "OK <guid>\r\n" */
 } VmmDBusAuth;
 
 /* @peer_known: whether @peer_uid is the peer's, from SO_PEERCRED. */

@@ -125,7 +125,8 @@ queue(VmmDBusConnection *self, const void *bytes, size_t size)
 		break_connection(self, "it does not read what it is sent");
 		return;
 	}
-	if (self->out_sent > 0) {
+	/* Moving what a slow peer has not read yet for every message would be quadratic. */
+	if (self->out_sent > 0 && self->out.capacity - self->out.length < size) {
 		buffer_consume(&self->out, self->out_sent);
 		self->out_sent = 0;
 	}
@@ -138,6 +139,21 @@ queue(VmmDBusConnection *self, const void *bytes, size_t size)
 }
 
 bool
+vmm_dbus_connection_send_blob(VmmDBusConnection *self, uint8_t *blob, size_t size)
+{
+	uint32_t serial;
+
+	if (!vmm_dbus_connection_is_open(self))
+		return false;
+	if (++self->last_serial == 0)
+		self->last_serial = 1;
+	serial = blob[0] == 'B' ? htobe32(self->last_serial) : htole32(self->last_serial);
+	memcpy(blob + 8, &serial, sizeof(serial));
+	queue(self, blob, size);
+	return !self->broken;
+}
+
+bool
 vmm_dbus_connection_send(VmmDBusConnection *self, const VmmDBusMessage *message)
 {
 	vmm_autoptr(VmmError) error = NULL;
@@ -146,15 +162,12 @@ vmm_dbus_connection_send(VmmDBusConnection *self, const VmmDBusMessage *message)
 
 	if (!vmm_dbus_connection_is_open(self))
 		return false;
-	if (++self->last_serial == 0)
-		self->last_serial = 1;
-	blob = vmm_dbus_message_to_blob(message, self->last_serial, &size, &error);
+	blob = vmm_dbus_message_to_blob(message, 1, &size, &error);
 	if (blob == NULL) {
 		vmm_warning("%s", error->message);
 		return false;
 	}
-	queue(self, blob, size);
-	return !self->broken;
+	return vmm_dbus_connection_send_blob(self, blob, size);
 }
 
 void
@@ -174,14 +187,13 @@ vmm_dbus_connection_reply_error(VmmDBusConnection *self,
 				const char *format,
 				...)
 {
-	vmm_autofree char *text = NULL;
+	VmmDBusMessage *reply;
 	va_list args;
 
 	va_start(args, format);
-	text = vmm_strdup_vprintf(format, args);
+	reply = vmm_dbus_message_new_error_valist(call, error_name, format, args);
 	va_end(args);
-	vmm_dbus_connection_reply(
-		self, call, vmm_dbus_message_new_error(call, error_name, "%s", text));
+	vmm_dbus_connection_reply(self, call, reply);
 }
 
 /* One authentication line from @data; returns the bytes used, 0 until a whole line is there. */

@@ -49,6 +49,12 @@ bool vmm_dbus_connection_is_open(VmmDBusConnection *self);
  * before authentication, after the close, or for a message a peer would refuse.
  */
 bool vmm_dbus_connection_send(VmmDBusConnection *self, const VmmDBusMessage *message);
+/*
+ * Sends @blob, from vmm_dbus_message_to_blob() with any serial, under the
+ * connection's next serial, written into @blob: one message serialised once
+ * for many connections.
+ */
+bool vmm_dbus_connection_send_blob(VmmDBusConnection *self, uint8_t *blob, size_t size);
 /* Sends @reply, which it takes, unless @call asked for none. */
 void vmm_dbus_connection_reply(VmmDBusConnection *self,
 			       const VmmDBusMessage *call,

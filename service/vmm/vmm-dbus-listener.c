@@ -15,15 +15,47 @@
 #include "vmm-log.h"
 
 #define BACKLOG 16
+/* How long to stop accepting when out of file descriptors. */
+#define RETRY_ACCEPT_MS 100
 
 struct _VmmDBusListener {
 	VmmLoop *loop;
 	int fd;
 	VmmLoopSource *source;
+	VmmLoopSource *retry_source;
+	bool out_of_fds_logged;
 	char *path;
 	VmmDBusAcceptFunc accepted;
 	void *user_data;
 };
+
+static bool
+resume_accepting(void *user_data)
+{
+	VmmDBusListener *self = user_data;
+
+	self->retry_source = NULL;
+	vmm_loop_set_fd_events(self->loop, self->source, EPOLLIN);
+	return false;
+}
+
+/*
+ * The listening socket stays readable while the connection waits: rather
+ * than spinning on it, stop watching it for a while.
+ */
+static void
+pause_accepting(VmmDBusListener *self)
+{
+	if (!self->out_of_fds_logged)
+		vmm_warning("Cannot accept a connection on %s: %s: retrying every %d ms",
+			    self->path,
+			    strerror(errno),
+			    RETRY_ACCEPT_MS);
+	self->out_of_fds_logged = true;
+	vmm_loop_set_fd_events(self->loop, self->source, 0);
+	self->retry_source =
+		vmm_loop_add_timeout(self->loop, RETRY_ACCEPT_MS, resume_accepting, self);
+}
 
 static bool
 on_connection(int fd, uint32_t events, void *user_data)
@@ -34,12 +66,15 @@ on_connection(int fd, uint32_t events, void *user_data)
 		int connection = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (connection >= 0) {
+			self->out_of_fds_logged = false;
 			self->accepted(connection, self->user_data);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (errno == EMFILE || errno == ENFILE)
+			pause_accepting(self);
+		else if (errno != EAGAIN && errno != EWOULDBLOCK)
 			vmm_warning("Cannot accept a connection on %s: %s",
 				    self->path,
 				    strerror(errno));
@@ -100,6 +135,7 @@ vmm_dbus_listener_free(VmmDBusListener *self)
 {
 	if (self == NULL)
 		return;
+	vmm_loop_clear_source(self->loop, &self->retry_source);
 	vmm_loop_clear_source(self->loop, &self->source);
 	vmm_clear_fd(&self->fd);
 	if (unlink(self->path) != 0 && errno != ENOENT)

@@ -25,10 +25,8 @@ enum {
 
 static const char field_types[N_FIELDS] = {0, 'o', 's', 's', 's', 'u', 's', 's', 'g', 'u'};
 
-#define HOST_BIG_ENDIAN (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
-
-static bool
-malformed(VmmError **error, const char *what)
+bool
+vmm_dbus_malformed(VmmError **error, const char *what)
 {
 	return vmm_set_error(error, EBADMSG, "Malformed D-Bus message: %s", what);
 }
@@ -87,20 +85,31 @@ vmm_dbus_message_new_method_return(const VmmDBusMessage *call)
 }
 
 VmmDBusMessage *
+vmm_dbus_message_new_error_valist(const VmmDBusMessage *call,
+				  const char *error_name,
+				  const char *format,
+				  va_list args)
+{
+	VmmDBusMessage *self = reply_new(VMM_DBUS_ERROR, call);
+	vmm_autofree char *text = vmm_strdup_vprintf(format, args);
+
+	self->error_name = vmm_strdup(error_name);
+	vmm_dbus_write_string(vmm_dbus_message_begin_body(self, "s"), text);
+	return self;
+}
+
+VmmDBusMessage *
 vmm_dbus_message_new_error(const VmmDBusMessage *call,
 			   const char *error_name,
 			   const char *format,
 			   ...)
 {
-	VmmDBusMessage *self = reply_new(VMM_DBUS_ERROR, call);
-	vmm_autofree char *text = NULL;
+	VmmDBusMessage *self;
 	va_list args;
 
 	va_start(args, format);
-	text = vmm_strdup_vprintf(format, args);
+	self = vmm_dbus_message_new_error_valist(call, error_name, format, args);
 	va_end(args);
-	self->error_name = vmm_strdup(error_name);
-	vmm_dbus_write_string(vmm_dbus_message_begin_body(self, "s"), text);
 	return self;
 }
 
@@ -148,11 +157,10 @@ vmm_dbus_message_read_body(const VmmDBusMessage *self, VmmDBusReader *reader)
 static uint32_t
 load_uint32(const uint8_t *bytes, bool big_endian)
 {
-	if (big_endian)
-		return (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 |
-		       (uint32_t)bytes[2] << 8 | bytes[3];
-	return (uint32_t)bytes[3] << 24 | (uint32_t)bytes[2] << 16 | (uint32_t)bytes[1] << 8 |
-	       bytes[0];
+	uint32_t value;
+
+	memcpy(&value, bytes, sizeof(value));
+	return big_endian ? be32toh(value) : le32toh(value);
 }
 
 static size_t
@@ -170,14 +178,14 @@ vmm_dbus_message_get_size(const uint8_t *fixed_header, size_t *size, VmmError **
 	uint64_t total;
 
 	if (fixed_header[0] != 'l' && fixed_header[0] != 'B')
-		return malformed(error, "unknown byte order");
+		return vmm_dbus_malformed(error, "unknown byte order");
 	if (fixed_header[3] != 1)
-		return malformed(error, "unknown protocol version");
+		return vmm_dbus_malformed(error, "unknown protocol version");
 	if (fields_length > VMM_DBUS_MAX_ARRAY_LENGTH)
-		return malformed(error, "header fields longer than 64 MiB");
+		return vmm_dbus_malformed(error, "header fields longer than 64 MiB");
 	total = align8(VMM_DBUS_FIXED_HEADER_SIZE + (uint64_t)fields_length) + body_length;
 	if (total > VMM_DBUS_MAX_MESSAGE_SIZE)
-		return malformed(error, "message larger than 128 MiB");
+		return vmm_dbus_malformed(error, "message larger than 128 MiB");
 	*size = (size_t)total;
 	return true;
 }
@@ -186,7 +194,7 @@ static bool
 store_name(char **field, const char *value, bool valid, VmmError **error)
 {
 	if (!valid)
-		return malformed(error, "invalid name in a header field");
+		return vmm_dbus_malformed(error, "invalid name in a header field");
 	*field = vmm_strdup(value);
 	return true;
 }
@@ -247,15 +255,15 @@ parse_field(VmmDBusMessage *self, VmmDBusReader *field, uint32_t *seen, VmmError
 	    !vmm_dbus_reader_enter(field, &value, error))
 		return false;
 	if (code == FIELD_INVALID)
-		return malformed(error, "header field 0");
+		return vmm_dbus_malformed(error, "header field 0");
 	if (code >= N_FIELDS)
 		return true; /* unknown fields are ignored, as the specification asks */
 	if (*seen & (1u << code))
-		return malformed(error, "a header field appears twice");
+		return vmm_dbus_malformed(error, "a header field appears twice");
 	*seen |= 1u << code;
 	type = vmm_dbus_reader_peek_signature(&value, &type_length);
 	if (type_length != 1 || type[0] != field_types[code])
-		return malformed(error, "header field of the wrong type");
+		return vmm_dbus_malformed(error, "header field of the wrong type");
 	return store_field(self, code, &value, error);
 }
 
@@ -291,15 +299,16 @@ check_required_fields(const VmmDBusMessage *self, VmmError **error)
 	switch (self->type) {
 	case VMM_DBUS_METHOD_CALL:
 		return (self->path != NULL && self->member != NULL) ||
-		       malformed(error, "method call without a path or member");
+		       vmm_dbus_malformed(error, "method call without a path or member");
 	case VMM_DBUS_METHOD_RETURN:
-		return self->reply_serial != 0 || malformed(error, "reply without a reply serial");
+		return self->reply_serial != 0 ||
+		       vmm_dbus_malformed(error, "reply without a reply serial");
 	case VMM_DBUS_ERROR:
 		return (self->reply_serial != 0 && self->error_name != NULL) ||
-		       malformed(error, "error without a reply serial or name");
+		       vmm_dbus_malformed(error, "error without a reply serial or name");
 	case VMM_DBUS_SIGNAL:
 		return (self->path != NULL && self->interface != NULL && self->member != NULL) ||
-		       malformed(error, "signal without a path, interface or member");
+		       vmm_dbus_malformed(error, "signal without a path, interface or member");
 	default:
 		return true; /* unknown types are for the receiver to ignore */
 	}
@@ -316,17 +325,17 @@ parse(VmmDBusMessage *self, VmmError **error)
 	self->serial = load_uint32(blob + 8, self->big_endian);
 	self->body_offset = align8(fields_end);
 	if (self->type == 0)
-		return malformed(error, "message type 0");
+		return vmm_dbus_malformed(error, "message type 0");
 	if (self->serial == 0)
-		return malformed(error, "serial 0");
+		return vmm_dbus_malformed(error, "serial 0");
 	if (!parse_fields(self, fields_end, error))
 		return false;
 	for (size_t i = fields_end; i < self->body_offset; i++) {
 		if (blob[i] != 0)
-			return malformed(error, "nonzero padding after the header");
+			return vmm_dbus_malformed(error, "nonzero padding after the header");
 	}
 	if (self->unix_fds != 0)
-		return malformed(error, "file descriptors are not accepted");
+		return vmm_dbus_malformed(error, "file descriptors are not accepted");
 	return check_required_fields(self, error) && vmm_dbus_validate_body(blob,
 									    self->body_offset,
 									    self->blob_size,
@@ -342,13 +351,13 @@ vmm_dbus_message_new_from_blob(const uint8_t *blob, size_t size, VmmError **erro
 	size_t expected;
 
 	if (size < VMM_DBUS_FIXED_HEADER_SIZE) {
-		malformed(error, "shorter than its header");
+		vmm_dbus_malformed(error, "shorter than its header");
 		return NULL;
 	}
 	if (!vmm_dbus_message_get_size(blob, &expected, error))
 		return NULL;
 	if (expected != size) {
-		malformed(error, "length does not match the header");
+		vmm_dbus_malformed(error, "length does not match the header");
 		return NULL;
 	}
 	self = message_new(VMM_DBUS_METHOD_CALL);
@@ -415,7 +424,7 @@ vmm_dbus_message_to_blob(const VmmDBusMessage *self,
 		return NULL;
 	}
 	vmm_dbus_writer_init(&header);
-	vmm_dbus_write_byte(&header, HOST_BIG_ENDIAN ? 'B' : 'l');
+	vmm_dbus_write_byte(&header, VMM_DBUS_HOST_BIG_ENDIAN ? 'B' : 'l');
 	vmm_dbus_write_byte(&header, self->type);
 	vmm_dbus_write_byte(&header, self->flags);
 	vmm_dbus_write_byte(&header, 1);

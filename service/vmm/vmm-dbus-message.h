@@ -28,6 +28,8 @@
 #define VMM_DBUS_MAX_DEPTH 64
 /* The fixed part of the header, which says how long the whole message is. */
 #define VMM_DBUS_FIXED_HEADER_SIZE 16
+/* Messages are written in the host's byte order. */
+#define VMM_DBUS_HOST_BIG_ENDIAN (__BYTE_ORDER == __BIG_ENDIAN)
 
 typedef enum {
 	VMM_DBUS_METHOD_CALL = 1,
@@ -37,6 +39,9 @@ typedef enum {
 } VmmDBusMessageType;
 
 #define VMM_DBUS_FLAG_NO_REPLY_EXPECTED 0x1
+
+/* Sets an EBADMSG error saying @what is wrong, and returns false. */
+bool vmm_dbus_malformed(VmmError **error, const char *what);
 
 /* Syntax checks of the specification ("Valid Names", "Valid Signatures"). */
 bool vmm_dbus_is_valid_utf8(const char *string, size_t length);
@@ -110,8 +115,6 @@ typedef struct {
 	unsigned depth;
 } VmmDBusReader;
 
-/* The next value's type code ('a', '(', '{', 'v', 's', ...), or '\0' after the last one. */
-char vmm_dbus_reader_peek(const VmmDBusReader *self);
 /* The next value's complete type (not NUL-terminated), or NULL after the last one. */
 const char *vmm_dbus_reader_peek_signature(const VmmDBusReader *self, size_t *length);
 bool vmm_dbus_reader_at_end(const VmmDBusReader *self);
@@ -184,6 +187,10 @@ VmmDBusMessage *vmm_dbus_message_new_error(const VmmDBusMessage *call,
 					   const char *error_name,
 					   const char *format,
 					   ...) VMM_PRINTF(3, 4);
+VmmDBusMessage *vmm_dbus_message_new_error_valist(const VmmDBusMessage *call,
+						  const char *error_name,
+						  const char *format,
+						  va_list args) VMM_PRINTF(3, 0);
 void vmm_dbus_message_free(VmmDBusMessage *self);
 VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmDBusMessage, vmm_dbus_message_free)
 

@@ -244,18 +244,19 @@ handle_ping(const VmmDBusObject *self, VmmDBusConnection *connection, const VmmD
 	reply_empty(connection, call);
 }
 
-/* 32 hex digits from /etc/machine-id: unreadable once the sandbox is in place. */
-static bool
-read_machine_id(char id[33])
+/* 32 hex digits from /etc/machine-id, read before the sandbox refuses to open files. */
+void
+vmm_dbus_object_read_machine_id(VmmDBusObject *self)
 {
 	FILE *file = fopen("/etc/machine-id", "re");
-	bool ok;
+	char id[sizeof(self->machine_id)] = "";
 
+	self->machine_id[0] = '\0';
 	if (file == NULL)
-		return false;
-	ok = fscanf(file, "%32[0-9a-f]", id) == 1 && strlen(id) == 32;
+		return;
+	if (fscanf(file, "%32[0-9a-f]", id) == 1 && strlen(id) == 32)
+		memcpy(self->machine_id, id, sizeof(id));
 	fclose(file);
-	return ok;
 }
 
 static void
@@ -263,10 +264,8 @@ handle_get_machine_id(const VmmDBusObject *self,
 		      VmmDBusConnection *connection,
 		      const VmmDBusMessage *call)
 {
-	char id[33] = "";
-
-	if (read_machine_id(id))
-		reply_string(connection, call, id);
+	if (self->machine_id[0] != '\0')
+		reply_string(connection, call, self->machine_id);
 	else
 		vmm_dbus_connection_reply_error(
 			connection, call, VMM_DBUS_ERROR_FAILED, "Cannot read the machine ID");

@@ -54,7 +54,15 @@ typedef struct {
 	/* Writes the value of property @index, of its signature. */
 	void (*get_property)(void *user_data, unsigned index, VmmDBusWriter *writer);
 	void *user_data;
+	/* For GetMachineId: empty unless vmm_dbus_object_read_machine_id() succeeded. */
+	char machine_id[33];
 } VmmDBusObject;
+
+/*
+ * Reads /etc/machine-id into @self->machine_id: before the sandbox, which
+ * refuses to open files. GetMachineId answers Failed if it could not be read.
+ */
+void vmm_dbus_object_read_machine_id(VmmDBusObject *self);
 
 /* Answers a method call on @connection, whatever its path. */
 void vmm_dbus_object_handle_call(const VmmDBusObject *self,

@@ -13,21 +13,15 @@
  */
 
 static bool
-malformed(VmmError **error, const char *what)
-{
-	return vmm_set_error(error, EBADMSG, "Malformed D-Bus message: %s", what);
-}
-
-static bool
 align(VmmDBusReader *self, size_t alignment, VmmError **error)
 {
 	size_t padding = (alignment - self->position % alignment) % alignment;
 
 	if (self->end - self->position < padding)
-		return malformed(error, "truncated value");
+		return vmm_dbus_malformed(error, "truncated value");
 	for (size_t i = 0; i < padding; i++) {
 		if (self->data[self->position + i] != 0)
-			return malformed(error, "nonzero padding");
+			return vmm_dbus_malformed(error, "nonzero padding");
 	}
 	self->position += padding;
 	return true;
@@ -37,7 +31,7 @@ static bool
 take(VmmDBusReader *self, size_t size, const uint8_t **bytes, VmmError **error)
 {
 	if (self->end - self->position < size)
-		return malformed(error, "truncated value");
+		return vmm_dbus_malformed(error, "truncated value");
 	*bytes = self->data + self->position;
 	self->position += size;
 	return true;
@@ -48,8 +42,8 @@ static bool
 take_number(VmmDBusReader *self, size_t size, void *value, VmmError **error)
 {
 	const uint8_t *bytes = NULL;
+	bool swap = self->big_endian != VMM_DBUS_HOST_BIG_ENDIAN;
 	uint8_t ordered[8];
-	bool swap = self->big_endian != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
 
 	if (!align(self, size, error) || !take(self, size, &bytes, error))
 		return false;
@@ -66,12 +60,12 @@ take_text(VmmDBusReader *self, size_t length, const char **value, VmmError **err
 	const uint8_t *bytes = NULL;
 
 	if (self->end - self->position <= length)
-		return malformed(error, "truncated string");
+		return vmm_dbus_malformed(error, "truncated string");
 	take(self, length + 1, &bytes, error);
 	if (bytes[length] != '\0' || memchr(bytes, '\0', length) != NULL)
-		return malformed(error, "string not terminated by its only NUL");
+		return vmm_dbus_malformed(error, "string not terminated by its only NUL");
 	if (!vmm_dbus_is_valid_utf8((const char *)bytes, length))
-		return malformed(error, "string is not valid UTF-8");
+		return vmm_dbus_malformed(error, "string is not valid UTF-8");
 	*value = (const char *)bytes;
 	return true;
 }
@@ -84,7 +78,7 @@ take_string(VmmDBusReader *self, char type, const char **value, VmmError **error
 	if (!take_number(self, 4, &length, error) || !take_text(self, length, value, error))
 		return false;
 	if (type == 'o' && !vmm_dbus_is_valid_object_path(*value, length))
-		return malformed(error, "invalid object path");
+		return vmm_dbus_malformed(error, "invalid object path");
 	return true;
 }
 
@@ -96,7 +90,7 @@ take_signature(VmmDBusReader *self, const char **value, VmmError **error)
 	if (!take(self, 1, &length, error) || !take_text(self, *length, value, error))
 		return false;
 	if (!vmm_dbus_is_valid_signature(*value, *length))
-		return malformed(error, "invalid signature");
+		return vmm_dbus_malformed(error, "invalid signature");
 	return true;
 }
 
@@ -104,7 +98,7 @@ static bool
 enter_depth(const VmmDBusReader *self, VmmError **error)
 {
 	if (self->depth >= VMM_DBUS_MAX_DEPTH)
-		return malformed(error, "containers nested too deeply");
+		return vmm_dbus_malformed(error, "containers nested too deeply");
 	return true;
 }
 
@@ -117,11 +111,11 @@ open_array(VmmDBusReader *self, const char *type, VmmDBusReader *sub, VmmError *
 	if (!enter_depth(self, error) || !take_number(self, 4, &length, error))
 		return false;
 	if (length > VMM_DBUS_MAX_ARRAY_LENGTH)
-		return malformed(error, "array longer than 64 MiB");
+		return vmm_dbus_malformed(error, "array longer than 64 MiB");
 	if (!align(self, vmm_dbus_type_alignment(type[1]), error))
 		return false;
 	if (self->end - self->position < length)
-		return malformed(error, "array longer than its container");
+		return vmm_dbus_malformed(error, "array longer than its container");
 	*sub = *self;
 	sub->end = self->position + length;
 	sub->signature = type + 1;
@@ -151,14 +145,16 @@ static bool
 open_variant(VmmDBusReader *self, VmmDBusReader *sub, VmmError **error)
 {
 	const char *signature;
+	size_t length;
 
 	if (!enter_depth(self, error) || !take_signature(self, &signature, error))
 		return false;
-	if (!vmm_dbus_is_single_complete_type(signature, strlen(signature)))
-		return malformed(error, "variant signature is not one complete type");
+	length = strlen(signature);
+	if (!vmm_dbus_is_single_complete_type(signature, length))
+		return vmm_dbus_malformed(error, "variant signature is not one complete type");
 	*sub = *self;
 	sub->signature = signature;
-	sub->signature_length = strlen(signature);
+	sub->signature_length = length;
 	sub->signature_position = 0;
 	sub->is_array = false;
 	sub->depth = self->depth + 1;
@@ -182,7 +178,7 @@ skip_value(VmmDBusReader *self, const char *type, VmmError **error)
 	case 'b':
 		if (!take_number(self, 4, &boolean, error))
 			return false;
-		return boolean <= 1 || malformed(error, "boolean neither 0 nor 1");
+		return boolean <= 1 || vmm_dbus_malformed(error, "boolean neither 0 nor 1");
 	case 'n':
 	case 'q':
 		return take_number(self, 2, &number, error);
@@ -199,7 +195,7 @@ skip_value(VmmDBusReader *self, const char *type, VmmError **error)
 	case 'g':
 		return take_signature(self, &text, error);
 	case 'h':
-		return malformed(error, "file descriptors are not accepted");
+		return vmm_dbus_malformed(error, "file descriptors are not accepted");
 	case 'a':
 		if (!open_array(self, type, &sub, error) || !skip_contents(&sub, error))
 			return false;
@@ -217,7 +213,7 @@ skip_value(VmmDBusReader *self, const char *type, VmmError **error)
 		self->position = sub.position;
 		return true;
 	default:
-		return malformed(error, "unknown type");
+		return vmm_dbus_malformed(error, "unknown type");
 	}
 }
 
@@ -240,8 +236,9 @@ vmm_dbus_reader_at_end(const VmmDBusReader *self)
 	return self->signature_position >= self->signature_length;
 }
 
-char
-vmm_dbus_reader_peek(const VmmDBusReader *self)
+/* The next value's type code ('a', '(', '{', 'v', 's', ...), or '\0' after the last one. */
+static char
+reader_peek(const VmmDBusReader *self)
 {
 	if (vmm_dbus_reader_at_end(self))
 		return '\0';
@@ -282,7 +279,7 @@ vmm_dbus_reader_skip(VmmDBusReader *self, VmmError **error)
 static const char *
 expect(VmmDBusReader *self, char expected, VmmError **error)
 {
-	char next = vmm_dbus_reader_peek(self);
+	char next = reader_peek(self);
 
 	if (next == '\0') {
 		vmm_set_error(error, EINVAL, "Expected a value of type '%c', found none", expected);
@@ -321,7 +318,7 @@ vmm_dbus_read_boolean(VmmDBusReader *self, bool *value, VmmError **error)
 	if (!read_number(self, 'b', 4, &number, error))
 		return false;
 	if (number > 1)
-		return malformed(error, "boolean neither 0 nor 1");
+		return vmm_dbus_malformed(error, "boolean neither 0 nor 1");
 	*value = number == 1;
 	return true;
 }
@@ -414,8 +411,9 @@ vmm_dbus_validate_body(const uint8_t *data,
 	};
 
 	if (!vmm_dbus_is_valid_signature(signature, reader.signature_length))
-		return malformed(error, "invalid body signature");
+		return vmm_dbus_malformed(error, "invalid body signature");
 	if (!skip_contents(&reader, error))
 		return false;
-	return reader.position == end || malformed(error, "data after the last value of the body");
+	return reader.position == end ||
+	       vmm_dbus_malformed(error, "data after the last value of the body");
 }
