@@ -358,7 +358,10 @@ run_worker(const Options *opts)
 	} else {
 		fprintf(stderr, "vboxmem-vm: %s\n", error->message);
 	}
-	/* The loop goes first: the VM's stop report must not run on a freed VM. */
+	/*
+	 * The loop goes before the VM: vmm_loop_free() drops a stop report still
+	 * queued on it, which must not run on a freed VM.
+	 */
 	vmm_clear_pointer(&worker.control, vmm_control_free);
 	vmm_clear_pointer(&worker.loop, vmm_loop_free);
 	vmm_clear_pointer(&vm, vmm_vm_free);

@@ -5,8 +5,6 @@
 
 #include "config.h"
 
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,19 +61,6 @@ unlock(VmmBalloon *self)
 		vmm_virtio_unlock(self->transport);
 }
 
-static bool broken(VmmError **error, const char *format, ...) VMM_PRINTF(2, 3);
-
-static bool
-broken(VmmError **error, const char *format, ...)
-{
-	va_list args;
-
-	va_start(args, format);
-	vmm_set_error_valist(error, EBADMSG, format, args);
-	va_end(args);
-	return false;
-}
-
 /* The bitmap of pages the host discarded for the balloon. */
 
 static bool
@@ -113,7 +98,9 @@ chain_readable_only(const VmmVirtqChain *chain, VmmError **error)
 {
 	for (unsigned i = 0; i < chain->n_descs; i++)
 		if (chain->descs[i].device_writable)
-			return broken(error, "device-writable buffer in a driver-to-device queue");
+			return vmm_set_error(error,
+					     EBADMSG,
+					     "device-writable buffer in a driver-to-device queue");
 	return true;
 }
 
@@ -128,10 +115,10 @@ read_pfns(VmmBalloon *self, const VmmVirtqChain *chain, unsigned *n_pfns, VmmErr
 	for (unsigned i = 0; i < chain->n_descs; i++)
 		bytes += chain->descs[i].length;
 	if (bytes % 4 != 0 || bytes / 4 > VMM_BALLOON_MAX_PFNS_PER_BUFFER) {
-		broken(error, "PFN buffer of %" PRIu64 " bytes", bytes);
+		vmm_set_error(error, EBADMSG, "PFN buffer of %" PRIu64 " bytes", bytes);
 		return NULL;
 	}
-	pfns = vmm_new0(uint32_t, VMM_MAX(bytes / 4, 1));
+	pfns = vmm_new0(uint32_t, VMM_MAX(bytes / 4, (uint64_t)1));
 	vmm_virtq_chain_read(self->memory, chain, (uint8_t *)pfns, bytes);
 	*n_pfns = bytes / 4;
 	for (unsigned i = 0; i < *n_pfns; i++)
@@ -146,7 +133,7 @@ check_pfns(VmmBalloon *self, const uint32_t *pfns, unsigned n_pfns, VmmError **e
 
 	for (unsigned i = 0; i < n_pfns; i++)
 		if (!vmm_memory_pfn_to_address(self->memory, pfns[i], &address))
-			return broken(error, "PFN 0x%x is not guest RAM", pfns[i]);
+			return vmm_set_error(error, EBADMSG, "PFN 0x%x is not guest RAM", pfns[i]);
 	return true;
 }
 
@@ -240,10 +227,11 @@ report_free_pages(VmmBalloon *self, const VmmVirtqChain *chain, VmmError **error
 		const VmmVirtqDesc *desc = &chain->descs[i];
 		if (desc->address % VMM_PAGE_SIZE != 0 || desc->length % VMM_PAGE_SIZE != 0 ||
 		    desc->length == 0)
-			return broken(error,
-				      "reported range 0x%" PRIx64 "+0x%x is not whole pages",
-				      desc->address,
-				      desc->length);
+			return vmm_set_error(error,
+					     EBADMSG,
+					     "reported range 0x%" PRIx64 "+0x%x is not whole pages",
+					     desc->address,
+					     desc->length);
 	}
 	for (unsigned i = 0; i < chain->n_descs; i++) {
 		const VmmVirtqDesc *desc = &chain->descs[i];

@@ -30,7 +30,7 @@
 typedef struct {
 	uint64_t values[VMM_BALLOON_STAT_COUNT];
 	uint32_t known;  /* bit n set: values[n] was reported */
-	int64_t updated; /* g_get_real_time() of the report, 0 if none */
+	int64_t updated; /* vmm_real_time_us() of the report, 0 if none */
 } VmmBalloonStats;
 
 typedef struct {

@@ -24,11 +24,21 @@
 #include <string.h>
 
 #define VMM_N_ELEMENTS(array) (sizeof(array) / sizeof((array)[0]))
-#define VMM_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define VMM_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* Each argument is evaluated once. */
+#define VMM_MIN(a, b)                                                                              \
+	__extension__({                                                                            \
+		__typeof__(a) vmm_min_a_ = (a);                                                    \
+		__typeof__(b) vmm_min_b_ = (b);                                                    \
+		vmm_min_a_ < vmm_min_b_ ? vmm_min_a_ : vmm_min_b_;                                 \
+	})
+#define VMM_MAX(a, b)                                                                              \
+	__extension__({                                                                            \
+		__typeof__(a) vmm_max_a_ = (a);                                                    \
+		__typeof__(b) vmm_max_b_ = (b);                                                    \
+		vmm_max_a_ > vmm_max_b_ ? vmm_max_a_ : vmm_max_b_;                                 \
+	})
 #define VMM_PRINTF(format_index, args_index)                                                       \
 	__attribute__((format(printf, format_index, args_index)))
-#define VMM_UNUSED __attribute__((unused))
 
 /* Allocation never fails quietly: the worker aborts on out-of-memory, as GLib does. */
 void *vmm_alloc0(size_t n_members, size_t member_size);
@@ -74,6 +84,21 @@ vmm_steal_pointer_impl(void *pointer_address)
 		if (vmm_clear_value_ != NULL)                                                      \
 			(destroy)(vmm_clear_value_);                                               \
 	} while (0)
+
+/* Stores @value little-endian at @base + @offset, which need not be aligned. */
+static inline void
+vmm_put_le16(uint8_t *base, unsigned offset, uint16_t value)
+{
+	value = htole16(value);
+	memcpy(base + offset, &value, 2);
+}
+
+static inline void
+vmm_put_le32(uint8_t *base, unsigned offset, uint32_t value)
+{
+	value = htole32(value);
+	memcpy(base + offset, &value, 4);
+}
 
 /* Closes *fd if it is open and marks it closed. */
 void vmm_clear_fd(int *fd);

@@ -60,17 +60,8 @@ write_le(uint8_t *base, size_t offset, uint64_t value, unsigned width)
 bool
 vmm_boot_is_bzimage(const VmmBlob *image)
 {
-	size_t size = 0;
-	const uint8_t *data = (size = image->size, image->data);
-	return size > HEADER_MAGIC_OFFSET + 4 &&
-	       read_le(data, HEADER_MAGIC_OFFSET, 4) == HEADER_MAGIC;
-}
-
-static bool
-bz_error(VmmError **error, const char *problem)
-{
-	vmm_set_error(error, EBADMSG, "Bad bzImage: %s", problem);
-	return false;
+	return image->size > HEADER_MAGIC_OFFSET + 4 &&
+	       read_le(image->data, HEADER_MAGIC_OFFSET, 4) == HEADER_MAGIC;
 }
 
 static bool
@@ -79,14 +70,16 @@ copy_setup_header(BzImage *bz, VmmError **error)
 	size_t end = HEADER_MAGIC_OFFSET + bz->data[SETUP_HEADER_LENGTH_BYTE];
 
 	if (end > bz->size || end > BOOT_PARAMS_SIZE)
-		return bz_error(error, "setup header outside the file");
-	if (read_le(bz->data, VERSION, 2) < MIN_VERSION)
-		return bz_error(error, "boot protocol older than 2.12");
+		return vmm_set_error(error, EBADMSG, "Bad bzImage: setup header outside the file");
 	memcpy(bz->params + SETUP_HEADER_START,
 	       bz->data + SETUP_HEADER_START,
 	       end - SETUP_HEADER_START);
+	/* From the copy: a short header leaves the rest of params zeroed, never read past the file.
+	 */
+	if (read_le(bz->params, VERSION, 2) < MIN_VERSION)
+		return vmm_set_error(error, EBADMSG, "Bad bzImage: boot protocol older than 2.12");
 	if ((read_le(bz->params, XLOADFLAGS, 2) & XLF_KERNEL_64) == 0)
-		return bz_error(error, "no 64-bit entry point");
+		return vmm_set_error(error, EBADMSG, "Bad bzImage: no 64-bit entry point");
 	return true;
 }
 
@@ -100,18 +93,16 @@ load_kernel(VmmMemory *memory, BzImage *bz, VmmBootInfo *info, VmmError **error)
 	uint64_t init_size = read_le(bz->params, INIT_SIZE, 4);
 
 	if (offset >= bz->size)
-		return bz_error(error, "no protected-mode kernel");
+		return vmm_set_error(error, EBADMSG, "Bad bzImage: no protected-mode kernel");
 	if (load < VMM_BOOT_KERNEL_MIN)
 		load = VMM_BOOT_KERNEL_MIN;
-	if (!vmm_memory_contains(memory, load, VMM_MAX(init_size, bz->size - offset))) {
-		vmm_set_error(error,
-			      ENOSPC,
-			      "The kernel needs %" PRIu64 " MiB from 0x%" PRIx64
-			      "; guest RAM is too small",
-			      init_size >> 20,
-			      load);
-		return false;
-	}
+	if (!vmm_memory_contains(memory, load, VMM_MAX(init_size, bz->size - offset)))
+		return vmm_set_error(error,
+				     ENOSPC,
+				     "The kernel needs %" PRIu64 " MiB from 0x%" PRIx64
+				     "; guest RAM is too small",
+				     init_size >> 20,
+				     load);
 	if (!vmm_boot_write(memory, load, bz->data + offset, bz->size - offset, "kernel", error))
 		return false;
 	info->kind = VMM_ENTRY_LINUX64;
@@ -145,7 +136,8 @@ vmm_boot_load_bzimage(VmmMemory *memory,
 	uint64_t initrd_address = 0;
 	size_t initrd_size = initrd != NULL ? initrd->size : 0;
 
-	bz->data = (bz->size = image->size, image->data);
+	bz->data = image->data;
+	bz->size = image->size;
 	if (!copy_setup_header(bz, error) || !load_kernel(memory, bz, info, error))
 		return false;
 	if (initrd_size > 0 &&

@@ -53,19 +53,10 @@ typedef struct {
 	uint64_t pvh_entry;
 } ElfImage;
 
-static bool
-elf_error(VmmError **error, const char *problem)
-{
-	vmm_set_error(error, EBADMSG, "Bad ELF kernel: %s", problem);
-	return false;
-}
-
 bool
 vmm_boot_is_elf(const VmmBlob *image)
 {
-	size_t size = 0;
-	const uint8_t *data = (size = image->size, image->data);
-	return size >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0;
+	return image->size >= SELFMAG && memcmp(image->data, ELFMAG, SELFMAG) == 0;
 }
 
 static bool
@@ -78,14 +69,16 @@ static bool
 check_header(const ElfImage *elf, const Elf64_Ehdr *eh, VmmError **error)
 {
 	if (elf->size < sizeof(*eh))
-		return elf_error(error, "truncated header");
+		return vmm_set_error(error, EBADMSG, "Bad ELF kernel: truncated header");
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return elf_error(error, "not a 64-bit little-endian image");
+		return vmm_set_error(
+			error, EBADMSG, "Bad ELF kernel: not a 64-bit little-endian image");
 	if (eh->e_machine != EM_X86_64 || eh->e_type != ET_EXEC)
-		return elf_error(error, "not an x86-64 executable");
+		return vmm_set_error(error, EBADMSG, "Bad ELF kernel: not an x86-64 executable");
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
 	    !range_in_file(elf, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr)))
-		return elf_error(error, "program headers outside the file");
+		return vmm_set_error(
+			error, EBADMSG, "Bad ELF kernel: program headers outside the file");
 	return true;
 }
 
@@ -119,7 +112,8 @@ parse_notes(ElfImage *elf, const Elf64_Phdr *ph, VmmError **error)
 	uint64_t end;
 
 	if (!range_in_file(elf, ph->p_offset, ph->p_filesz))
-		return elf_error(error, "note segment outside the file");
+		return vmm_set_error(
+			error, EBADMSG, "Bad ELF kernel: note segment outside the file");
 	end = ph->p_offset + ph->p_filesz;
 	while (end - offset >= sizeof(Elf64_Nhdr)) {
 		const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(elf->data + offset);
@@ -130,7 +124,8 @@ parse_notes(ElfImage *elf, const Elf64_Phdr *ph, VmmError **error)
 
 		offset += sizeof(*nh);
 		if (name_size > end - offset || desc_size > end - offset - name_size)
-			return elf_error(error, "note runs past its segment");
+			return vmm_set_error(
+				error, EBADMSG, "Bad ELF kernel: note runs past its segment");
 		name_copy = vmm_strndup(name, nh->n_namesz);
 		record_note(
 			elf, name_copy, nh->n_type, elf->data + offset + name_size, nh->n_descsz);
@@ -146,19 +141,19 @@ load_segment(
 	uint8_t *host;
 
 	if (ph->p_filesz > ph->p_memsz || !range_in_file(elf, ph->p_offset, ph->p_filesz))
-		return elf_error(error, "loadable segment outside the file");
+		return vmm_set_error(
+			error, EBADMSG, "Bad ELF kernel: loadable segment outside the file");
 	if (ph->p_paddr < VMM_BOOT_KERNEL_MIN)
-		return elf_error(error, "loadable segment below 1 MiB");
+		return vmm_set_error(
+			error, EBADMSG, "Bad ELF kernel: loadable segment below 1 MiB");
 	host = vmm_memory_get(memory, ph->p_paddr, ph->p_memsz);
-	if (host == NULL) {
-		vmm_set_error(error,
-			      ENOSPC,
-			      "The kernel segment at 0x%" PRIx64 " (%" PRIu64
-			      " KiB) does not fit in guest RAM",
-			      (uint64_t)ph->p_paddr,
-			      (uint64_t)ph->p_memsz / 1024);
-		return false;
-	}
+	if (host == NULL)
+		return vmm_set_error(error,
+				     ENOSPC,
+				     "The kernel segment at 0x%" PRIx64 " (%" PRIu64
+				     " KiB) does not fit in guest RAM",
+				     (uint64_t)ph->p_paddr,
+				     (uint64_t)ph->p_memsz / 1024);
 	memcpy(host, elf->data + ph->p_offset, ph->p_filesz);
 	memset(host + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	*end = VMM_MAX(*end, ph->p_paddr + ph->p_memsz);
@@ -172,7 +167,8 @@ vmm_boot_load_elf(VmmMemory *memory, const VmmBlob *image, VmmBootInfo *info, Vm
 	Elf64_Ehdr eh;
 	uint64_t end = 0;
 
-	elf.data = (elf.size = image->size, image->data);
+	elf.data = image->data;
+	elf.size = image->size;
 	if (elf.size >= sizeof(eh))
 		memcpy(&eh, elf.data, sizeof(eh));
 	if (!check_header(&elf, &eh, error))
@@ -186,7 +182,7 @@ vmm_boot_load_elf(VmmMemory *memory, const VmmBlob *image, VmmBootInfo *info, Vm
 			return false;
 	}
 	if (end == 0)
-		return elf_error(error, "no loadable segment");
+		return vmm_set_error(error, EBADMSG, "Bad ELF kernel: no loadable segment");
 	info->image_end = end;
 	if (elf.has_ring3_entry) {
 		info->kind = VMM_ENTRY_RING3;
@@ -195,10 +191,12 @@ vmm_boot_load_elf(VmmMemory *memory, const VmmBlob *image, VmmBootInfo *info, Vm
 		info->kind = VMM_ENTRY_PVH;
 		info->entry = elf.pvh_entry;
 	} else {
-		return elf_error(error, "no PVH or vboxmem entry note");
+		return vmm_set_error(
+			error, EBADMSG, "Bad ELF kernel: no PVH or vboxmem entry note");
 	}
 	if (!vmm_memory_contains(memory, info->entry, 1))
-		return elf_error(error, "entry point outside guest RAM");
+		return vmm_set_error(
+			error, EBADMSG, "Bad ELF kernel: entry point outside guest RAM");
 	return true;
 }
 

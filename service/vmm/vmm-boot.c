@@ -43,17 +43,15 @@ vmm_boot_write(VmmMemory *memory,
 {
 	uint8_t *host = vmm_memory_get(memory, guest_address, length);
 
-	if (host == NULL) {
-		vmm_set_error(error,
-			      EBADMSG,
-			      "%s (%"
-			      "zu"
-			      " bytes at 0x%" PRIx64 ") does not fit in guest memory",
-			      what,
-			      length,
-			      guest_address);
-		return false;
-	}
+	if (host == NULL)
+		return vmm_set_error(error,
+				     EBADMSG,
+				     "%s (%"
+				     "zu"
+				     " bytes at 0x%" PRIx64 ") does not fit in guest memory",
+				     what,
+				     length,
+				     guest_address);
 	memcpy(host, data, length);
 	return true;
 }
@@ -71,18 +69,16 @@ vmm_boot_place_initrd(VmmMemory *memory,
 	uint64_t top = VMM_MIN(memory->regions[0].size, ceiling);
 	uint64_t start;
 
-	if (size > top || (start = (top - size) & ~(uint64_t)(INITRD_ALIGN - 1)) < image_end) {
-		vmm_set_error(error,
-			      ENOSPC,
-			      "The initrd (%"
-			      "zu"
-			      " KiB) does not fit in guest RAM between "
-			      "the kernel's end at 0x%" PRIx64 " and 0x%" PRIx64,
-			      size / 1024,
-			      image_end,
-			      top);
-		return false;
-	}
+	if (size > top || (start = (top - size) & ~(uint64_t)(INITRD_ALIGN - 1)) < image_end)
+		return vmm_set_error(error,
+				     ENOSPC,
+				     "The initrd (%"
+				     "zu"
+				     " KiB) does not fit in guest RAM between "
+				     "the kernel's end at 0x%" PRIx64 " and 0x%" PRIx64,
+				     size / 1024,
+				     image_end,
+				     top);
 	*address = start;
 	return vmm_boot_write(memory, start, initrd->data, size, "The initrd", error);
 }
@@ -92,16 +88,14 @@ vmm_boot_write_cmdline(VmmMemory *memory, const char *cmdline, VmmError **error)
 {
 	size_t length = strlen(cmdline) + 1;
 
-	if (length > VMM_BOOT_CMDLINE_MAX) {
-		vmm_set_error(error,
-			      EINVAL,
-			      "The kernel command line is %"
-			      "zu"
-			      " bytes long; at most %u fit",
-			      length - 1,
-			      VMM_BOOT_CMDLINE_MAX - 1);
-		return false;
-	}
+	if (length > VMM_BOOT_CMDLINE_MAX)
+		return vmm_set_error(error,
+				     EINVAL,
+				     "The kernel command line is %"
+				     "zu"
+				     " bytes long; at most %u fit",
+				     length - 1,
+				     VMM_BOOT_CMDLINE_MAX - 1);
 	return vmm_boot_write(memory, VMM_BOOT_CMDLINE, cmdline, length, "The command line", error);
 }
 
@@ -116,19 +110,15 @@ vmm_boot_load(VmmMemory *memory,
 	uint64_t initrd_address = 0;
 	size_t initrd_size = initrd != NULL ? initrd->size : 0;
 
-	if (memory->regions[0].size < 2 * VMM_BOOT_KERNEL_MIN) {
-		vmm_set_error_literal(error, EINVAL, "Guest memory must be at least 2 MiB");
-		return false;
-	}
+	if (memory->regions[0].size < 2 * VMM_BOOT_KERNEL_MIN)
+		return vmm_set_error_literal(error, EINVAL, "Guest memory must be at least 2 MiB");
 	if (!vmm_boot_write_cmdline(memory, cmdline != NULL ? cmdline : "", error))
 		return false;
 	if (vmm_boot_is_bzimage(kernel))
 		return vmm_boot_load_bzimage(memory, kernel, initrd, info, error);
-	if (!vmm_boot_is_elf(kernel)) {
-		vmm_set_error_literal(
+	if (!vmm_boot_is_elf(kernel))
+		return vmm_set_error_literal(
 			error, ENOTSUP, "The kernel is neither an ELF image nor a bzImage");
-		return false;
-	}
 	if (!vmm_boot_load_elf(memory, kernel, info, error))
 		return false;
 	if (initrd_size > 0 &&

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "vmm-bus.h"
@@ -64,27 +63,25 @@ vmm_bus_add(VmmBus *self,
 	BusRange range = {base, length, ops, opaque};
 	unsigned i;
 
-	if (length == 0 || base + length < base) {
-		vmm_set_error(error,
-			      EINVAL,
-			      "%s: invalid range 0x%" PRIx64 "+0x%" PRIx64,
-			      self->name,
-			      base,
-			      length);
-		return false;
-	}
+	if (length == 0 || base + length < base)
+		return vmm_set_error(error,
+				     EINVAL,
+				     "%s: invalid range 0x%" PRIx64 "+0x%" PRIx64,
+				     self->name,
+				     base,
+				     length);
 	pthread_rwlock_wrlock(&self->lock);
 	for (i = 0; i < self->n_ranges; i++) {
 		BusRange *r = &self->ranges[i];
 		if (overlaps(r, base, length)) {
 			pthread_rwlock_unlock(&self->lock);
-			vmm_set_error(error,
-				      EEXIST,
-				      "%s: 0x%" PRIx64 "+0x%" PRIx64 " overlaps a registered range",
-				      self->name,
-				      base,
-				      length);
-			return false;
+			return vmm_set_error(error,
+					     EEXIST,
+					     "%s: 0x%" PRIx64 "+0x%" PRIx64
+					     " overlaps a registered range",
+					     self->name,
+					     base,
+					     length);
 		}
 		if (r->base > base)
 			break;

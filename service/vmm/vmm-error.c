@@ -85,13 +85,6 @@ vmm_prefix_error(VmmError **error, const char *format, ...)
 }
 
 void
-vmm_propagate_error(VmmError **dest, VmmError *src)
-{
-	if (src != NULL)
-		set_error(dest, src);
-}
-
-void
 vmm_error_free(VmmError *error)
 {
 	if (error == NULL)

@@ -26,7 +26,6 @@ bool vmm_set_error_literal(VmmError **error, int code, const char *message);
 bool vmm_error_from_errno(VmmError **error, const char *what);
 /* Prepends "PREFIX: " to the message of *@error, if set. */
 void vmm_prefix_error(VmmError **error, const char *format, ...) VMM_PRINTF(2, 3);
-void vmm_propagate_error(VmmError **dest, VmmError *src);
 void vmm_error_free(VmmError *error);
 void vmm_clear_error(VmmError **error);
 VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmError, vmm_error_free)

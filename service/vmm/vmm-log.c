@@ -44,7 +44,7 @@ log_line(VmmLogLevel level, const char *format, va_list args)
 		return;
 }
 
-bool
+static bool
 vmm_debug_enabled(void)
 {
 	static int enabled = -1;

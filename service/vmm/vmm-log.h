@@ -18,7 +18,6 @@ void vmm_warning(const char *format, ...) VMM_PRINTF(1, 2);
 void vmm_debug(const char *format, ...) VMM_PRINTF(1, 2);
 /* Logs and aborts: for broken invariants and out-of-memory only. */
 void vmm_fatal(const char *format, ...) VMM_PRINTF(1, 2) __attribute__((noreturn));
-bool vmm_debug_enabled(void);
 
 typedef enum {
 	VMM_LOG_MESSAGE,

@@ -6,8 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <sys/mman.h>
 
 #include "vmm-memory.h"
@@ -101,23 +99,15 @@ vmm_memory_discard(VmmMemory *self, uint64_t guest_address, uint64_t length, Vmm
 	uint8_t *host;
 
 	if (guest_address % VMM_PAGE_SIZE != 0 || length % VMM_PAGE_SIZE != 0 ||
-	    (host = vmm_memory_get(self, guest_address, length)) == NULL) {
-		vmm_set_error(error,
-			      EINVAL,
-			      "Cannot discard 0x%" PRIx64 "+0x%" PRIx64
-			      ": not whole pages of guest RAM",
-			      guest_address,
-			      length);
-		return false;
-	}
-	if (madvise(host, length, MADV_DONTNEED) != 0) {
-		int saved_errno = errno;
-		vmm_set_error(error,
-			      saved_errno,
-			      "madvise(MADV_DONTNEED) failed: %s",
-			      strerror(saved_errno));
-		return false;
-	}
+	    (host = vmm_memory_get(self, guest_address, length)) == NULL)
+		return vmm_set_error(error,
+				     EINVAL,
+				     "Cannot discard 0x%" PRIx64 "+0x%" PRIx64
+				     ": not whole pages of guest RAM",
+				     guest_address,
+				     length);
+	if (madvise(host, length, MADV_DONTNEED) != 0)
+		return vmm_error_from_errno(error, "madvise(MADV_DONTNEED)");
 	return true;
 }
 

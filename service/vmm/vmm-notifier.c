@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -27,12 +26,21 @@ typedef struct {
 	unsigned size;
 } WatchList;
 
-/* What one poll() looks at: fds[i] belongs to watches[i], or is the wake-up eventfd. */
+/* How many fds a PollSet holds before it allocates. */
+#define POLL_SET_INLINE 8
+
+/*
+ * What one poll() looks at: fds[i] belongs to watches[i], or is the wake-up
+ * eventfd. The first POLL_SET_INLINE live in the set itself, so that a few
+ * watches cost no allocation; it must not be copied.
+ */
 typedef struct {
 	struct pollfd *fds;
 	VmmNotifierWatch **watches;
 	unsigned len;
 	unsigned size;
+	struct pollfd inline_fds[POLL_SET_INLINE];
+	VmmNotifierWatch *inline_watches[POLL_SET_INLINE];
 } PollSet;
 
 static void
@@ -57,12 +65,28 @@ watch_list_remove(WatchList *list, VmmNotifierWatch *watch)
 }
 
 static void
+poll_set_init(PollSet *set)
+{
+	set->fds = set->inline_fds;
+	set->watches = set->inline_watches;
+	set->len = 0;
+	set->size = POLL_SET_INLINE;
+}
+
+static void
 poll_set_add(PollSet *set, int fd, VmmNotifierWatch *watch)
 {
 	if (set->len == set->size) {
-		set->size = VMM_MAX(8u, set->size * 2);
-		set->fds = vmm_renew(struct pollfd, set->fds, set->size);
-		set->watches = vmm_renew(VmmNotifierWatch *, set->watches, set->size);
+		set->size *= 2;
+		if (set->fds == set->inline_fds) {
+			set->fds = vmm_new0(struct pollfd, set->size);
+			set->watches = vmm_new0(VmmNotifierWatch *, set->size);
+			memcpy(set->fds, set->inline_fds, sizeof(set->inline_fds));
+			memcpy(set->watches, set->inline_watches, sizeof(set->inline_watches));
+		} else {
+			set->fds = vmm_renew(struct pollfd, set->fds, set->size);
+			set->watches = vmm_renew(VmmNotifierWatch *, set->watches, set->size);
+		}
 	}
 	set->fds[set->len] = (struct pollfd){fd, POLLIN, 0};
 	set->watches[set->len++] = watch;
@@ -71,9 +95,11 @@ poll_set_add(PollSet *set, int fd, VmmNotifierWatch *watch)
 static void
 poll_set_clear(PollSet *set)
 {
-	free(set->fds);
-	free(set->watches);
-	*set = (PollSet){NULL, NULL, 0, 0};
+	if (set->fds != set->inline_fds) {
+		free(set->fds);
+		free(set->watches);
+	}
+	poll_set_init(set);
 }
 
 /*
@@ -212,9 +238,11 @@ static void *
 notifier_thread(void *data)
 {
 	VmmNotifier *self = data;
-	PollSet set = {NULL, NULL, 0, 0};
+	PollSet set;
 	WatchList removed = {NULL, 0, 0};
 	uint64_t flush;
+
+	poll_set_init(&set);
 
 	while (snapshot(self, &set, &removed, &flush)) {
 		release(self, &removed);
@@ -359,8 +387,10 @@ vmm_notifier_flush(VmmNotifier *self)
 bool
 vmm_notifier_dispatch_pending(VmmNotifier *self)
 {
-	PollSet set = {NULL, NULL, 0, 0};
+	PollSet set;
 	bool called = false;
+
+	poll_set_init(&set);
 
 	pthread_rwlock_rdlock(&self->release_lock);
 	pthread_mutex_lock(&self->lock);

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "vmm-log.h"
@@ -53,20 +52,6 @@ struct _VmmPci {
 	uint64_t next_pio;
 	unsigned next_irq;
 };
-
-static void
-put16(uint8_t *config, unsigned offset, uint16_t value)
-{
-	value = htole16(value);
-	memcpy(config + offset, &value, 2);
-}
-
-static void
-put32(uint8_t *config, unsigned offset, uint32_t value)
-{
-	value = htole32(value);
-	memcpy(config + offset, &value, 4);
-}
 
 static uint16_t
 get16(const uint8_t *config, unsigned offset)
@@ -275,18 +260,18 @@ device_new(VmmPci *pci, unsigned slot, const VmmPciDeviceInfo *info)
 	self->pci = pci;
 	self->slot = slot;
 	self->next_capability = FIRST_CAPABILITY;
-	put16(self->config, VMM_PCI_VENDOR_ID, info->vendor_id);
-	put16(self->config, VMM_PCI_DEVICE_ID, info->device_id);
-	put32(self->config, VMM_PCI_CLASS_REVISION, info->class_code << 8 | info->revision);
-	put16(self->config, VMM_PCI_SUBSYSTEM_VENDOR_ID, info->subsystem_vendor_id);
-	put16(self->config, VMM_PCI_SUBSYSTEM_ID, info->subsystem_id);
-	put16(self->config,
-	      VMM_PCI_COMMAND,
-	      VMM_PCI_COMMAND_IO | VMM_PCI_COMMAND_MEMORY | VMM_PCI_COMMAND_MASTER);
-	put16(self->write_mask,
-	      VMM_PCI_COMMAND,
-	      VMM_PCI_COMMAND_IO | VMM_PCI_COMMAND_MEMORY | VMM_PCI_COMMAND_MASTER |
-		      VMM_PCI_COMMAND_INTX_DISABLE);
+	vmm_put_le16(self->config, VMM_PCI_VENDOR_ID, info->vendor_id);
+	vmm_put_le16(self->config, VMM_PCI_DEVICE_ID, info->device_id);
+	vmm_put_le32(self->config, VMM_PCI_CLASS_REVISION, info->class_code << 8 | info->revision);
+	vmm_put_le16(self->config, VMM_PCI_SUBSYSTEM_VENDOR_ID, info->subsystem_vendor_id);
+	vmm_put_le16(self->config, VMM_PCI_SUBSYSTEM_ID, info->subsystem_id);
+	vmm_put_le16(self->config,
+		     VMM_PCI_COMMAND,
+		     VMM_PCI_COMMAND_IO | VMM_PCI_COMMAND_MEMORY | VMM_PCI_COMMAND_MASTER);
+	vmm_put_le16(self->write_mask,
+		     VMM_PCI_COMMAND,
+		     VMM_PCI_COMMAND_IO | VMM_PCI_COMMAND_MEMORY | VMM_PCI_COMMAND_MASTER |
+			     VMM_PCI_COMMAND_INTX_DISABLE);
 	self->write_mask[0x0C] = 0xFF; /* cache line size */
 	self->write_mask[0x0D] = 0xFF; /* latency timer */
 	self->write_mask[VMM_PCI_INTERRUPT_LINE] = 0xFF;
@@ -374,14 +359,12 @@ allocate_bar(VmmPci *self, VmmPciBarType type, uint64_t size, uint64_t *address,
 	uint64_t end = type == VMM_PCI_BAR_IO ? VMM_PCI_PIO_END : VMM_PCI_MMIO_END;
 	uint64_t base = (*next + size - 1) & ~(size - 1);
 
-	if (base + size > end) {
-		vmm_set_error(error,
-			      ENOSPC,
-			      "No room for a 0x%" PRIx64 "-byte PCI %s BAR",
-			      size,
-			      type == VMM_PCI_BAR_IO ? "I/O" : "memory");
-		return false;
-	}
+	if (base + size > end)
+		return vmm_set_error(error,
+				     ENOSPC,
+				     "No room for a 0x%" PRIx64 "-byte PCI %s BAR",
+				     size,
+				     type == VMM_PCI_BAR_IO ? "I/O" : "memory");
 	*next = base + size;
 	*address = base;
 	return true;
@@ -408,7 +391,7 @@ vmm_pci_device_add_bar(VmmPciDevice *self,
 	VmmPci *pci = self->pci;
 	uint32_t flags = type == VMM_PCI_BAR_IO ? VMM_PCI_BAR_IO_SPACE : 0;
 	uint32_t mask = type == VMM_PCI_BAR_IO ? 0xFFFF & ~IO_BAR_FLAGS : ~MEMORY_BAR_FLAGS;
-	uint64_t address;
+	uint64_t address = 0;
 	bool ok;
 
 	vmm_return_val_if_fail(index < VMM_PCI_BARS && !self->bars[index].present, false);
@@ -417,8 +400,9 @@ vmm_pci_device_add_bar(VmmPciDevice *self,
 	ok = allocate_bar(pci, type, size, &address, error);
 	if (ok) {
 		self->bars[index] = (PciBar){true, type, size, ops, opaque, false, 0};
-		put32(self->config, VMM_PCI_BAR0 + 4 * index, (uint32_t)address | flags);
-		put32(self->write_mask, VMM_PCI_BAR0 + 4 * index, mask & ~(uint32_t)(size - 1));
+		vmm_put_le32(self->config, VMM_PCI_BAR0 + 4 * index, (uint32_t)address | flags);
+		vmm_put_le32(
+			self->write_mask, VMM_PCI_BAR0 + 4 * index, mask & ~(uint32_t)(size - 1));
 		update_bar(self, index);
 	}
 	pthread_mutex_unlock(&pci->lock);
@@ -449,9 +433,9 @@ vmm_pci_device_add_capability(VmmPciDevice *self,
 		self->config[VMM_PCI_CAPABILITY_LIST] = offset;
 	else
 		self->config[self->last_capability + 1] = offset;
-	put16(self->config,
-	      VMM_PCI_STATUS,
-	      get16(self->config, VMM_PCI_STATUS) | VMM_PCI_STATUS_CAP_LIST);
+	vmm_put_le16(self->config,
+		     VMM_PCI_STATUS,
+		     get16(self->config, VMM_PCI_STATUS) | VMM_PCI_STATUS_CAP_LIST);
 	self->last_capability = offset;
 	self->next_capability = (offset + length + 3) & ~3u;
 	pthread_mutex_unlock(&self->pci->lock);

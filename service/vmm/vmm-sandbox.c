@@ -10,13 +10,10 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vmm-sandbox.h"
@@ -126,15 +123,13 @@ vmm_sandbox_give_file(const char *path, const char *user, VmmError **error)
 		return true;
 	if ((pw = lookup_user(user, error)) == NULL)
 		return false;
-	if (chown(path, pw->pw_uid, pw->pw_gid) != 0) {
-		vmm_set_error(error,
-			      errno,
-			      "Cannot hand %s to '%s': %s",
-			      path,
-			      pw->pw_name,
-			      strerror(errno));
-		return false;
-	}
+	if (chown(path, pw->pw_uid, pw->pw_gid) != 0)
+		return vmm_set_error(error,
+				     errno,
+				     "Cannot hand %s to '%s': %s",
+				     path,
+				     pw->pw_name,
+				     strerror(errno));
 	return true;
 }
 
@@ -148,14 +143,12 @@ drop_privileges(const char *user, VmmError **error)
 	if ((pw = lookup_user(user, error)) == NULL)
 		return false;
 	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0 ||
-	    setuid(0) == 0) {
-		vmm_set_error(error,
-			      EACCES,
-			      "Cannot drop privileges to '%s': %s",
-			      pw->pw_name,
-			      strerror(errno));
-		return false;
-	}
+	    setuid(0) == 0)
+		return vmm_set_error(error,
+				     EACCES,
+				     "Cannot drop privileges to '%s': %s",
+				     pw->pw_name,
+				     strerror(errno));
 	return true;
 }
 
@@ -216,14 +209,10 @@ maybe_break_the_rules(void)
 bool
 vmm_sandbox_enter(const char *user, VmmError **error)
 {
-	/* Log timestamps need the time zone: read it while files can still be opened. */
-	tzset();
 	if (!drop_privileges(user, error))
 		return false;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		vmm_set_error(error, EIO, "PR_SET_NO_NEW_PRIVS failed: %s", strerror(errno));
-		return false;
-	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return vmm_set_error(error, EIO, "PR_SET_NO_NEW_PRIVS failed: %s", strerror(errno));
 	if (!install_filter(error))
 		return false;
 	maybe_break_the_rules();

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include "vmm-serial.h"
@@ -174,8 +173,9 @@ open_log(const char *path, VmmError **error)
 	if (path == NULL)
 		return -1;
 	if (vmm_strcmp0(path, "-") == 0)
-		return dup(STDOUT_FILENO);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		int saved_errno = errno;
 		vmm_set_error(error,
@@ -211,8 +211,7 @@ vmm_serial_free(VmmSerial *self)
 		return;
 	if (self->pio != NULL)
 		vmm_bus_remove(self->pio, VMM_SERIAL_PORT, self);
-	if (self->log_fd >= 0)
-		close(self->log_fd);
+	vmm_clear_fd(&self->log_fd);
 	pthread_mutex_destroy(&self->lock);
 	free(self);
 }

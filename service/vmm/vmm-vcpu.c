@@ -55,7 +55,7 @@ vmm_vcpu_new(VmmVm *vm, unsigned index, VmmError **error)
 	self->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
 	if (self->fd < 0)
 		goto fail;
-	self->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	self->run_size = vm->vcpu_mmap_size;
 	self->run = mmap(NULL, self->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
 	if (self->run == MAP_FAILED) {
 		self->run = NULL;
@@ -76,7 +76,7 @@ vmm_vcpu_free(VmmVcpu *self)
 {
 	if (self == NULL)
 		return;
-	if (self->thread_started)
+	if (__atomic_load_n(&self->thread_started, __ATOMIC_ACQUIRE))
 		pthread_join(self->thread, NULL);
 	if (self->run != NULL)
 		munmap(self->run, self->run_size);
@@ -168,8 +168,6 @@ vcpu_thread(void *data)
 	snprintf(name, sizeof(name), "vcpu%u", self->index);
 	prctl(PR_SET_NAME, name);
 	current_vcpu = self;
-	self->tid = pthread_self();
-	__atomic_store_n(&self->tid_valid, true, __ATOMIC_SEQ_CST);
 	while (reason == NULL && !vmm_vm_should_stop(self->vm)) {
 		vmm_vm_vcpu_park_if_paused(self->vm);
 		if (vmm_vm_should_stop(self->vm))
@@ -198,14 +196,16 @@ vmm_vcpu_start(VmmVcpu *self)
 
 	if (error != 0)
 		vmm_fatal("cannot start vCPU %u: %s", self->index, strerror(error));
-	self->thread_started = true;
+	/* Release: a kick that sees thread_started sees thread too. */
+	__atomic_store_n(&self->thread_started, true, __ATOMIC_RELEASE);
 }
 
 void
 vmm_vcpu_kick(VmmVcpu *self)
 {
-	/* Before the thread knows its id, immediate_exit alone stops its first KVM_RUN. */
+	/* Before the thread is known to have started, immediate_exit alone stops its first KVM_RUN.
+	 */
 	self->run->immediate_exit = 1;
-	if (__atomic_load_n(&self->tid_valid, __ATOMIC_SEQ_CST))
-		pthread_kill(self->tid, KICK_SIGNAL);
+	if (__atomic_load_n(&self->thread_started, __ATOMIC_ACQUIRE))
+		pthread_kill(self->thread, KICK_SIGNAL);
 }

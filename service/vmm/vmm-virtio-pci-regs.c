@@ -22,20 +22,6 @@ typedef struct {
 	void (*write)(VmmVirtio *self, uint32_t value);
 } RegField;
 
-static void
-put16(uint8_t *block, unsigned offset, uint16_t value)
-{
-	value = htole16(value);
-	memcpy(block + offset, &value, 2);
-}
-
-static void
-put32(uint8_t *block, unsigned offset, uint32_t value)
-{
-	value = htole32(value);
-	memcpy(block + offset, &value, 4);
-}
-
 static uint32_t
 get_field(const uint8_t *block, const RegField *field)
 {
@@ -228,28 +214,28 @@ common_snapshot(VmmVirtio *self, uint8_t *block)
 	uint64_t desc, avail, used;
 
 	memset(block, 0, COMMON_CFG_SIZE);
-	put32(block, 0x00, self->device_feature_select);
-	put32(block, 0x04, feature_word(self->device_features, self->device_feature_select));
-	put32(block, 0x08, self->driver_feature_select);
-	put32(block, 0x0C, feature_word(self->driver_features, self->driver_feature_select));
-	put16(block, 0x10, self->config_vector);
-	put16(block, 0x12, self->ops->num_queues);
+	vmm_put_le32(block, 0x00, self->device_feature_select);
+	vmm_put_le32(block, 0x04, feature_word(self->device_features, self->device_feature_select));
+	vmm_put_le32(block, 0x08, self->driver_feature_select);
+	vmm_put_le32(block, 0x0C, feature_word(self->driver_features, self->driver_feature_select));
+	vmm_put_le16(block, 0x10, self->config_vector);
+	vmm_put_le16(block, 0x12, self->ops->num_queues);
 	block[0x14] = self->status;
 	block[0x15] = self->config_generation;
-	put16(block, 0x16, self->queue_select);
+	vmm_put_le16(block, 0x16, self->queue_select);
 	if (queue == NULL)
 		return;
 	vmm_virtqueue_get_addresses(queue, &desc, &avail, &used);
-	put16(block, 0x18, vmm_virtqueue_get_size(queue));
-	put16(block, 0x1A, queue_vector(self));
-	put16(block, 0x1C, vmm_virtqueue_is_enabled(queue));
-	put16(block, 0x1E, self->queue_select);
-	put32(block, 0x20, desc);
-	put32(block, 0x24, desc >> 32);
-	put32(block, 0x28, avail);
-	put32(block, 0x2C, avail >> 32);
-	put32(block, 0x30, used);
-	put32(block, 0x34, used >> 32);
+	vmm_put_le16(block, 0x18, vmm_virtqueue_get_size(queue));
+	vmm_put_le16(block, 0x1A, queue_vector(self));
+	vmm_put_le16(block, 0x1C, vmm_virtqueue_is_enabled(queue));
+	vmm_put_le16(block, 0x1E, self->queue_select);
+	vmm_put_le32(block, 0x20, desc);
+	vmm_put_le32(block, 0x24, desc >> 32);
+	vmm_put_le32(block, 0x28, avail);
+	vmm_put_le32(block, 0x2C, avail >> 32);
+	vmm_put_le32(block, 0x30, used);
+	vmm_put_le32(block, 0x34, used >> 32);
 }
 
 static void
@@ -381,19 +367,19 @@ legacy_snapshot(VmmVirtio *self, uint8_t *block)
 	uint64_t desc = 0, avail, used;
 
 	memset(block, 0, LEGACY_MSIX_CONFIG_OFFSET);
-	put32(block, 0x00, (uint32_t)self->device_features);
-	put32(block, 0x04, (uint32_t)self->driver_features);
+	vmm_put_le32(block, 0x00, (uint32_t)self->device_features);
+	vmm_put_le32(block, 0x04, (uint32_t)self->driver_features);
 	if (queue != NULL) {
 		if (vmm_virtqueue_is_enabled(queue))
 			vmm_virtqueue_get_addresses(queue, &desc, &avail, &used);
-		put32(block, 0x08, desc >> 12);
-		put16(block, 0x0C, vmm_virtqueue_get_max_size(queue));
+		vmm_put_le32(block, 0x08, desc >> 12);
+		vmm_put_le16(block, 0x0C, vmm_virtqueue_get_max_size(queue));
 	}
-	put16(block, 0x0E, self->queue_select);
+	vmm_put_le16(block, 0x0E, self->queue_select);
 	block[0x12] = self->status;
 	block[LEGACY_ISR] = self->isr;
-	put16(block, 0x14, self->config_vector);
-	put16(block, 0x16, queue_vector(self));
+	vmm_put_le16(block, 0x14, self->config_vector);
+	vmm_put_le16(block, 0x16, queue_vector(self));
 }
 
 static void

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "vmm-log.h"
@@ -466,6 +465,7 @@ vmm_virtio_pci_new(VmmPci *pci,
 	for (unsigned i = 0; i < ops->num_queues; i++) {
 		self->queues[i] = vmm_virtqueue_new(memory, ops->queue_size);
 		self->queue_events[i] = (VmmVirtioQueueEvent){.transport = self, .index = i};
+		self->queue_vectors[i] = VMM_VIRTIO_PCI_NO_VECTOR;
 	}
 	self->config_vector = VMM_VIRTIO_PCI_NO_VECTOR;
 	fill_pci_info(ops, &info, &transitional);
@@ -475,8 +475,6 @@ vmm_virtio_pci_new(VmmPci *pci,
 	self->irq_line = vmm_pci_device_get_irq(self->pci_device);
 	if (!add_bars(self, transitional, error) || !add_capabilities(self, error))
 		return NULL;
-	for (unsigned i = 0; i < ops->num_queues; i++)
-		self->queue_vectors[i] = VMM_VIRTIO_PCI_NO_VECTOR;
 	vmm_pci_device_set_config_ops(self->pci_device, &pci_config_ops, self);
 	ops->attach(device, self);
 	return vmm_steal_pointer(&self);

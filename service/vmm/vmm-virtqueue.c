@@ -5,8 +5,6 @@
 
 #include "config.h"
 
-#include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "vmm-log.h"
@@ -49,9 +47,10 @@ typedef struct {
 VmmVirtqueue *
 vmm_virtqueue_new(VmmMemory *memory, uint16_t max_size)
 {
-	VmmVirtqueue *self = vmm_new0(VmmVirtqueue, 1);
+	VmmVirtqueue *self;
 
 	vmm_return_val_if_fail(max_size != 0 && (max_size & (max_size - 1)) == 0, NULL);
+	self = vmm_new0(VmmVirtqueue, 1);
 	self->memory = memory;
 	self->max_size = max_size;
 	vmm_virtqueue_reset(self);
@@ -146,14 +145,12 @@ vmm_virtqueue_enable(VmmVirtqueue *self, VmmError **error)
 {
 	uint64_t size = self->size;
 
-	if (size == 0 || size > self->max_size || (size & (size - 1)) != 0) {
-		vmm_set_error(error,
-			      EBADMSG,
-			      "queue size %u is not a power of 2 up to %u",
-			      self->size,
-			      self->max_size);
-		return false;
-	}
+	if (size == 0 || size > self->max_size || (size & (size - 1)) != 0)
+		return vmm_set_error(error,
+				     EBADMSG,
+				     "queue size %u is not a power of 2 up to %u",
+				     self->size,
+				     self->max_size);
 	self->desc = map_ring(self, "descriptor", self->desc_address, DESC_SIZE * size, 16, error);
 	if (self->desc == NULL)
 		return false;
@@ -203,19 +200,6 @@ read_desc(VmmVirtqueue *self, uint16_t index, RawDesc *out)
 	out->next = le16toh(next);
 }
 
-static bool broken(VmmError **error, const char *format, ...) VMM_PRINTF(2, 3);
-
-static bool
-broken(VmmError **error, const char *format, ...)
-{
-	va_list args;
-
-	va_start(args, format);
-	vmm_set_error_valist(error, EBADMSG, format, args);
-	va_end(args);
-	return false;
-}
-
 static bool
 chain_contains(const VmmVirtqChain *chain, const uint16_t *indices, uint16_t index)
 {
@@ -229,16 +213,19 @@ static bool
 check_desc(VmmVirtqueue *self, const RawDesc *desc, bool seen_writable, VmmError **error)
 {
 	if (desc->flags & VIRTQ_DESC_F_INDIRECT)
-		return broken(error, "indirect descriptor, not negotiated");
+		return vmm_set_error(error, EBADMSG, "indirect descriptor, not negotiated");
 	if (!(desc->flags & VIRTQ_DESC_F_WRITE) && seen_writable)
-		return broken(error, "device-readable descriptor after a writable one");
+		return vmm_set_error(
+			error, EBADMSG, "device-readable descriptor after a writable one");
 	if (!vmm_memory_contains(self->memory, desc->address, desc->length))
-		return broken(error,
-			      "buffer 0x%" PRIx64 "+0x%x is not inside guest RAM",
-			      desc->address,
-			      desc->length);
+		return vmm_set_error(error,
+				     EBADMSG,
+				     "buffer 0x%" PRIx64 "+0x%x is not inside guest RAM",
+				     desc->address,
+				     desc->length);
 	if ((desc->flags & VIRTQ_DESC_F_NEXT) && desc->next >= self->size)
-		return broken(error, "next descriptor %u beyond queue size", desc->next);
+		return vmm_set_error(
+			error, EBADMSG, "next descriptor %u beyond queue size", desc->next);
 	return true;
 }
 
@@ -255,10 +242,17 @@ walk_chain(VmmVirtqueue *self, uint16_t head, VmmVirtqChain *chain, VmmError **e
 	chain->n_descs = 0;
 	for (;;) {
 		if (chain_contains(chain, indices, index))
-			return broken(error, "descriptor chain from %u loops at %u", head, index);
+			return vmm_set_error(error,
+					     EBADMSG,
+					     "descriptor chain from %u loops at %u",
+					     head,
+					     index);
 		if (chain->n_descs == limit)
-			return broken(
-				error, "descriptor chain from %u longer than %u", head, limit);
+			return vmm_set_error(error,
+					     EBADMSG,
+					     "descriptor chain from %u longer than %u",
+					     head,
+					     limit);
 		read_desc(self, index, &desc);
 		if (!check_desc(self, &desc, seen_writable, error))
 			return false;
@@ -285,17 +279,19 @@ vmm_virtqueue_pop(VmmVirtqueue *self, VmmVirtqChain *chain, VmmError **error)
 	if (pending == 0)
 		return VMM_VIRTQ_EMPTY;
 	if (pending > self->size) {
-		broken(error,
-		       "available index jumped from %u to %u (queue size %u)",
-		       self->last_avail_idx,
-		       avail_idx,
-		       self->size);
+		vmm_set_error(error,
+			      EBADMSG,
+			      "available index jumped from %u to %u (queue size %u)",
+			      self->last_avail_idx,
+			      avail_idx,
+			      self->size);
 		return VMM_VIRTQ_BROKEN;
 	}
 	memcpy(&head, self->avail + RING_HEADER + 2 * (self->last_avail_idx % self->size), 2);
 	head = le16toh(head);
 	if (head >= self->size) {
-		broken(error, "available head %u beyond queue size %u", head, self->size);
+		vmm_set_error(
+			error, EBADMSG, "available head %u beyond queue size %u", head, self->size);
 		return VMM_VIRTQ_BROKEN;
 	}
 	if (!walk_chain(self, head, chain, error))
@@ -312,7 +308,8 @@ vmm_virtqueue_push(VmmVirtqueue *self, uint16_t head, uint32_t written, VmmError
 	uint32_t len_le = htole32(written);
 
 	if (!self->enabled || head >= self->size)
-		return broken(error, "cannot return descriptor %u to this queue", head);
+		return vmm_set_error(
+			error, EBADMSG, "cannot return descriptor %u to this queue", head);
 	elem = self->used + RING_HEADER + USED_ELEM_SIZE * (self->used_idx % self->size);
 	memcpy(elem, &id_le, 4);
 	memcpy(elem + 4, &len_le, 4);

@@ -5,7 +5,6 @@
 
 #include "config.h"
 
-#include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -20,6 +19,10 @@
  * injects it without taking the VM's ioctl path. Routes are made on first
  * use and kept; a guest that keeps reprogramming its vectors runs out of
  * them, and its further messages go through KVM_SIGNAL_MSI.
+ *
+ * Routes are only ever appended, under the lock, and n_routes is published
+ * with a release store once the route is complete: senders look a route up
+ * without the lock, and take it only to add one.
  */
 
 #define FIRST_MSI_GSI 24 /* after the IOAPIC's pins */
@@ -100,7 +103,7 @@ set_routing(VmmVm *self, unsigned n_msi)
 static int
 add_route(VmmVm *self, uint64_t address, uint32_t data)
 {
-	unsigned index = self->msi.n_routes;
+	unsigned index = __atomic_load_n(&self->msi.n_routes, __ATOMIC_RELAXED);
 	VmmMsiRoute *route = &self->msi.routes[index];
 	struct kvm_irqfd irqfd = {.gsi = FIRST_MSI_GSI + index};
 
@@ -120,14 +123,17 @@ add_route(VmmVm *self, uint64_t address, uint32_t data)
 		errno = saved_errno;
 		return -1;
 	}
-	self->msi.n_routes++;
+	/* Release: a sender that sees the new count sees the whole route. */
+	__atomic_store_n(&self->msi.n_routes, index + 1, __ATOMIC_RELEASE);
 	return route->fd;
 }
 
 static int
 find_route(VmmVm *self, uint64_t address, uint32_t data)
 {
-	for (unsigned i = 0; i < self->msi.n_routes; i++) {
+	unsigned n_routes = __atomic_load_n(&self->msi.n_routes, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n_routes; i++) {
 		if (self->msi.routes[i].address == address && self->msi.routes[i].data == data)
 			return self->msi.routes[i].fd;
 	}
@@ -143,17 +149,22 @@ vmm_vm_irqfd_signal_msi(VmmVm *self, uint64_t address, uint32_t data)
 
 	if (self->msi.unavailable != NULL)
 		return false;
-	pthread_mutex_lock(&self->msi.lock);
 	fd = find_route(self, address, data);
-	if (fd < 0 && (fd = add_route(self, address, data)) < 0 && !self->msi.failure_logged) {
-		self->msi.failure_logged = true;
-		vmm_message("virtio interrupts: no irqfd for MSI 0x%" PRIx64 "/0x%x (%s); "
-			    "such interrupts go through KVM_SIGNAL_MSI",
-			    address,
-			    data,
-			    strerror(errno));
+	if (fd < 0) {
+		pthread_mutex_lock(&self->msi.lock);
+		/* Another thread may have added it meanwhile. */
+		fd = find_route(self, address, data);
+		if (fd < 0 && (fd = add_route(self, address, data)) < 0 &&
+		    !self->msi.failure_logged) {
+			self->msi.failure_logged = true;
+			vmm_message("virtio interrupts: no irqfd for MSI 0x%" PRIx64 "/0x%x (%s); "
+				    "such interrupts go through KVM_SIGNAL_MSI",
+				    address,
+				    data,
+				    strerror(errno));
+		}
+		pthread_mutex_unlock(&self->msi.lock);
 	}
-	pthread_mutex_unlock(&self->msi.lock);
 	if (fd < 0 || write(fd, &one, sizeof(one)) != sizeof(one))
 		return false;
 	__atomic_fetch_add(&self->msi.through_irqfd, 1, __ATOMIC_RELAXED);
@@ -176,7 +187,7 @@ vmm_vm_irqfd_log_counts(VmmVm *self)
 		  " through KVM_SIGNAL_MSI, %u routes",
 		  __atomic_load_n(&self->msi.through_irqfd, __ATOMIC_RELAXED),
 		  __atomic_load_n(&self->msi.through_ioctl, __ATOMIC_RELAXED),
-		  self->msi.n_routes);
+		  __atomic_load_n(&self->msi.n_routes, __ATOMIC_RELAXED));
 }
 
 /* Closing an eventfd that KVM_IRQFD holds also unbinds it. */

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <stdio.h>
 
 #include "vmm-log.h"
 #include "vmm-vm-private.h"
@@ -16,10 +15,8 @@
 bool
 vmm_vm_start(VmmVm *self, VmmLoop *loop, VmmStoppedFunc stopped, void *user_data, VmmError **error)
 {
-	if (self->state != VMM_VM_CREATED) {
-		vmm_set_error_literal(error, EIO, "The VM has been started already");
-		return false;
-	}
+	if (self->state != VMM_VM_CREATED)
+		return vmm_set_error_literal(error, EIO, "The VM has been started already");
 	self->loop = loop;
 	self->stopped = stopped;
 	self->stopped_data = user_data;
@@ -104,14 +101,7 @@ static void
 report_stopped(void *data)
 {
 	VmmVm *self = data;
-	bool pending;
 
-	pthread_mutex_lock(&self->lock);
-	pending = self->report_pending;
-	self->report_pending = false;
-	pthread_mutex_unlock(&self->lock);
-	if (!pending)
-		return;
 	/* Devices stop with the vCPUs: whoever is told may free what their listeners use. */
 	vmm_vm_ioeventfd_stop(self);
 	vmm_vm_log_notify_counts(self);
@@ -120,20 +110,15 @@ report_stopped(void *data)
 		self->stopped(self, &self->stop_info, self->stopped_data);
 }
 
-/* Called with the lock held by the last vCPU thread to exit. */
+/*
+ * Called with the lock held by the last vCPU thread to exit. A report still
+ * queued when the loop is freed is dropped with it, and the loop is freed
+ * before the VM, so the report never runs on a freed VM.
+ */
 static void
 schedule_report(VmmVm *self)
 {
-	self->report_pending = true;
 	vmm_loop_invoke(self->loop, report_stopped, self);
-}
-
-void
-vmm_vm_cancel_report(VmmVm *self)
-{
-	pthread_mutex_lock(&self->lock);
-	self->report_pending = false;
-	pthread_mutex_unlock(&self->lock);
 }
 
 /* The first reason given is the one reported. */
@@ -199,10 +184,12 @@ void
 vmm_vm_idle(VmmVm *self, uint32_t timeout_us)
 {
 	VmmVcpu *vcpu = vmm_vcpu_current();
-	int64_t deadline = vmm_monotonic_us() + timeout_us;
+	int64_t deadline;
 
 	if (vcpu == NULL)
 		return;
+	/* Without a timeout, the clock is not read at all. */
+	deadline = timeout_us != 0 ? vmm_monotonic_us() + timeout_us : 0;
 	/*
 	 * A guest that notified a queue and now waits for the answer gets it
 	 * sooner when this vCPU handles the notification than after two thread

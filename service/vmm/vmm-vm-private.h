@@ -24,9 +24,7 @@ typedef struct {
 	struct kvm_run *run;
 	size_t run_size;
 	pthread_t thread;
-	bool thread_started;
-	pthread_t tid;
-	int tid_valid;
+	bool thread_started; /* atomic: stored with release once thread is set */
 	uint64_t seen_event;
 } VmmVcpu;
 
@@ -74,6 +72,7 @@ struct _VmmVm {
 	int ioeventfd_failure_logged;
 	VmmBootInfo boot;
 	uint32_t tsc_khz;
+	size_t vcpu_mmap_size; /* KVM_GET_VCPU_MMAP_SIZE, asked once */
 	VmmSerial *serial;
 	VmmPci *pci;
 	VmmVirtio *balloon_transport;
@@ -92,7 +91,6 @@ struct _VmmVm {
 	VmmVmState state;
 	VmmStopInfo stop_info;
 	VmmLoop *loop;
-	bool report_pending;
 	VmmStoppedFunc stopped;
 	void *stopped_data;
 };
@@ -116,4 +114,3 @@ void vmm_vm_irqfd_free(VmmVm *self);
 void vmm_vm_vcpu_park_if_paused(VmmVm *self);
 void vmm_vm_vcpu_exited(VmmVm *self, VmmVcpu *vcpu);
 bool vmm_vm_should_stop(VmmVm *self);
-void vmm_vm_cancel_report(VmmVm *self);

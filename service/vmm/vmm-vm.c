@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -29,16 +28,13 @@ open_kvm(VmmVm *self, VmmError **error)
 	self->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (self->kvm_fd < 0)
 		return vmm_error_from_errno(error, "Opening /dev/kvm");
-	if (ioctl(self->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION_EXPECTED) {
-		vmm_set_error_literal(error, ENOTSUP, "/dev/kvm speaks an unknown API version");
-		return false;
-	}
+	if (ioctl(self->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION_EXPECTED)
+		return vmm_set_error_literal(
+			error, ENOTSUP, "/dev/kvm speaks an unknown API version");
 	if (ioctl(self->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0 ||
-	    ioctl(self->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0) {
-		vmm_set_error_literal(
+	    ioctl(self->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
+		return vmm_set_error_literal(
 			error, ENOTSUP, "KVM lacks immediate exit or the in-kernel irqchip");
-		return false;
-	}
 	self->vm_fd = ioctl(self->kvm_fd, KVM_CREATE_VM, 0);
 	if (self->vm_fd < 0)
 		return vmm_error_from_errno(error, "KVM_CREATE_VM");
@@ -116,15 +112,12 @@ irq_guest_event(void *opaque)
 	vmm_vm_guest_event(opaque);
 }
 
-static bool
-set_cpuid(VmmVm *self, VmmVcpu *vcpu, VmmError **error)
-{
-	vmm_autofree struct kvm_cpuid2 *cpuid =
-		vmm_alloc0(1, sizeof(*cpuid) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+#define CPUID_SIZE (sizeof(struct kvm_cpuid2) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2))
 
-	cpuid->nent = MAX_CPUID_ENTRIES;
-	if (ioctl(self->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
-		return vmm_error_from_errno(error, "KVM_GET_SUPPORTED_CPUID");
+/* @cpuid: a copy of what KVM supports, patched here for @vcpu. */
+static bool
+set_cpuid(VmmVcpu *vcpu, struct kvm_cpuid2 *cpuid, VmmError **error)
+{
 	for (unsigned i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 		if (e->function == 1)
@@ -140,12 +133,21 @@ set_cpuid(VmmVm *self, VmmVcpu *vcpu, VmmError **error)
 static bool
 create_vcpus(VmmVm *self, VmmError **error)
 {
+	/* What KVM supports, asked once per VM; each vCPU gets a patched copy. */
+	vmm_autofree struct kvm_cpuid2 *supported = vmm_alloc0(1, CPUID_SIZE);
+	vmm_autofree struct kvm_cpuid2 *cpuid = vmm_alloc0(1, CPUID_SIZE);
+
+	supported->nent = MAX_CPUID_ENTRIES;
+	if (ioctl(self->kvm_fd, KVM_GET_SUPPORTED_CPUID, supported) < 0)
+		return vmm_error_from_errno(error, "KVM_GET_SUPPORTED_CPUID");
+	self->vcpu_mmap_size = (size_t)ioctl(self->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	for (unsigned i = 0; i < self->config.n_vcpus; i++) {
 		VmmVcpu *vcpu = vmm_vcpu_new(self, i, error);
 		if (vcpu == NULL)
 			return false;
 		self->vcpus[self->n_vcpus++] = vcpu;
-		if (!set_cpuid(self, vcpu, error) ||
+		memcpy(cpuid, supported, CPUID_SIZE);
+		if (!set_cpuid(vcpu, cpuid, error) ||
 		    !vmm_x86_setup_vcpu(vcpu->fd, &self->boot, i, error))
 			return false;
 	}
@@ -156,24 +158,18 @@ create_vcpus(VmmVm *self, VmmError **error)
 static bool
 check_config(const VmmConfig *config, VmmError **error)
 {
-	if (config->n_vcpus < 1 || config->n_vcpus > VMM_MAX_VCPUS) {
-		vmm_set_error(error,
-			      EINVAL,
-			      "A VM has 1 to %u vCPUs, not %u",
-			      VMM_MAX_VCPUS,
-			      config->n_vcpus);
-		return false;
-	}
-	if (config->memory_size < 4 * VMM_MIB || config->memory_size % (2 * VMM_MIB) != 0) {
-		vmm_set_error(
+	if (config->n_vcpus < 1 || config->n_vcpus > VMM_MAX_VCPUS)
+		return vmm_set_error(error,
+				     EINVAL,
+				     "A VM has 1 to %u vCPUs, not %u",
+				     VMM_MAX_VCPUS,
+				     config->n_vcpus);
+	if (config->memory_size < 4 * VMM_MIB || config->memory_size % (2 * VMM_MIB) != 0)
+		return vmm_set_error(
 			error, EINVAL, "Guest memory must be a multiple of 2 MiB, at least 4 MiB");
-		return false;
-	}
-	if (config->balloon_target > config->memory_size) {
-		vmm_set_error_literal(
+	if (config->balloon_target > config->memory_size)
+		return vmm_set_error_literal(
 			error, EINVAL, "The balloon cannot be larger than guest memory");
-		return false;
-	}
 	return true;
 }
 
@@ -227,7 +223,6 @@ vmm_vm_free(VmmVm *self)
 	vmm_vm_stop(self, "the VM is being destroyed");
 	for (unsigned i = 0; i < self->n_vcpus; i++)
 		vmm_vcpu_free(self->vcpus[i]);
-	vmm_vm_cancel_report(self);
 	vmm_vm_ioeventfd_stop(self);
 	vmm_devices_destroy(self);
 	vmm_vm_ioeventfd_free(self);
@@ -235,10 +230,8 @@ vmm_vm_free(VmmVm *self)
 	vmm_bus_free(self->pio);
 	vmm_bus_free(self->mmio);
 	vmm_memory_free(self->memory);
-	if (self->vm_fd >= 0)
-		close(self->vm_fd);
-	if (self->kvm_fd >= 0)
-		close(self->kvm_fd);
+	vmm_clear_fd(&self->vm_fd);
+	vmm_clear_fd(&self->kvm_fd);
 	free(self->stop_info.reason);
 	free((char *)self->config.kernel);
 	free((char *)self->config.initrd);

@@ -41,14 +41,17 @@ typedef struct {
 
 typedef struct _VmmVm VmmVm;
 
-/* Called in the VM's main context once every vCPU has stopped for good. */
+/* Called on the loop given to vmm_vm_start() once every vCPU has stopped for good. */
 typedef void (*VmmStoppedFunc)(VmmVm *vm, const VmmStopInfo *info, void *user_data);
 
 VmmVm *vmm_vm_new(const VmmConfig *config, VmmError **error);
 void vmm_vm_free(VmmVm *self);
 VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmVm, vmm_vm_free)
 
-/* @loop: where @stopped is called; it must not run on after vmm_vm_free(). */
+/*
+ * @loop: where @stopped is called. Free it before the VM: vmm_loop_free()
+ * drops a stop report still queued, which must not run on a freed VM.
+ */
 bool
 vmm_vm_start(VmmVm *self, VmmLoop *loop, VmmStoppedFunc stopped, void *user_data, VmmError **error);
 void vmm_vm_pause(VmmVm *self);

@@ -7,8 +7,6 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -141,13 +139,11 @@ write_page_tables(VmmMemory *memory, bool user, VmmError **error)
 	for (unsigned i = 0; i < memory->n_regions; i++)
 		ram_end = VMM_MAX(ram_end,
 				  memory->regions[i].guest_address + memory->regions[i].size);
-	if (ram_end > MAX_MAPPED_GIB * GIB) {
-		vmm_set_error(error,
-			      ENOTSUP,
-			      "Guests up to %u GiB are supported",
-			      (unsigned)MAX_MAPPED_GIB - 1);
-		return false;
-	}
+	if (ram_end > MAX_MAPPED_GIB * GIB)
+		return vmm_set_error(error,
+				     ENOTSUP,
+				     "Guests up to %u GiB are supported",
+				     (unsigned)MAX_MAPPED_GIB - 1);
 	memset(pml4, 0, VMM_BOOT_PAGE_TABLES_END - VMM_BOOT_PAGE_TABLES);
 	pml4[0] = (VMM_BOOT_PAGE_TABLES + 0x1000) | PTE_PRESENT | PTE_WRITE | PTE_USER;
 	for (unsigned i = 0; i < memory->n_regions; i++)
