@@ -189,6 +189,7 @@ vmctl_run(gint argc, gchar **argv)
 			&error, VMCTL_ERROR, VMCTL_ERROR_USAGE, _("unknown command \"%s\""), shown);
 		return vmctl_report_error(NULL, error);
 	}
+	ctx.needs_authorization = ctx.verb->needs_authorization;
 
 	ok = ctx.verb->run(&ctx, argc - 1, argv + 1, &error);
 	vmctl_agent_stop();

@@ -424,8 +424,7 @@ vmctl_get_client(VmctlContext *ctx, GError **error)
 	interactive = !ctx->no_user_interaction && isatty(STDIN_FILENO);
 	vboxmem_client_set_interactive(ctx->client, interactive);
 	/* polkit always authorizes root: no agent, and no warning without polkitd */
-	if (interactive && (ctx->verb->needs_authorization || ctx->needs_authorization) &&
-	    getuid() != 0)
+	if (interactive && ctx->needs_authorization && getuid() != 0)
 		vmctl_agent_start(ctx->verb->name);
 	return ctx->client;
 }

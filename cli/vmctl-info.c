@@ -359,7 +359,8 @@ vmctl_cmd_showvminfo(VmctlContext *ctx, gint argc, gchar **argv, GError **error)
 		return FALSE;
 	}
 	/* another user's log needs org.vboxmem.machine.control-other */
-	ctx->needs_authorization = show_log;
+	if (show_log)
+		ctx->needs_authorization = TRUE;
 	machine = vmctl_find_machine(ctx, argv[1], error);
 	if (machine == NULL)
 		return FALSE;

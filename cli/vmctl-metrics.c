@@ -331,8 +331,13 @@ vmctl_collect_machines(VmctlCollect *collect)
 	return shown;
 }
 
+/*
+ * Draws the bars of the running machines asked for. @sampled, the answer for
+ * all metrics of all objects, holds their values already; otherwise they are
+ * queried.
+ */
 static gboolean
-vmctl_collect_print_bars(VmctlCollect *collect, GError **error)
+vmctl_collect_print_bars(VmctlCollect *collect, GVariant *sampled, GError **error)
 {
 	g_autoptr(GPtrArray) machines = vmctl_collect_machines(collect);
 	g_autoptr(GPtrArray) names = g_ptr_array_new();
@@ -342,14 +347,22 @@ vmctl_collect_print_bars(VmctlCollect *collect, GError **error)
 
 	if (machines->len == 0)
 		return TRUE;
-	for (guint i = 0; i < machines->len; i++)
-		g_ptr_array_add(names,
+	if (sampled != NULL) {
+		values = g_variant_ref(sampled);
+	} else {
+		for (guint i = 0; i < machines->len; i++)
+			g_ptr_array_add(
+				names,
 				(gpointer)vboxmem_machine_get_name(g_ptr_array_index(machines, i)));
-	g_ptr_array_add(names, NULL);
-	values = vboxmem_client_query_metrics_sync(
-		collect->client, (const gchar *const *)names->pdata, guest_metrics, NULL, error);
-	if (values == NULL)
-		return FALSE;
+		g_ptr_array_add(names, NULL);
+		values = vboxmem_client_query_metrics_sync(collect->client,
+							   (const gchar *const *)names->pdata,
+							   guest_metrics,
+							   NULL,
+							   error);
+		if (values == NULL)
+			return FALSE;
+	}
 	legend = vmctl_bar_legend();
 	printf("%-24s %s\n", _("Machine"), legend);
 	for (guint i = 0; i < machines->len; i++) {
@@ -372,6 +385,7 @@ vmctl_collect_sample(VmctlCollect *collect, GError **error)
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
 	g_autofree gchar *time = g_date_time_format(now, "%Y-%m-%d %H:%M:%S");
 	g_autoptr(GVariant) values = NULL;
+	gboolean all;
 
 	values = vboxmem_client_query_metrics_sync(collect->client,
 						   (const gchar *const *)collect->objects,
@@ -384,7 +398,9 @@ vmctl_collect_sample(VmctlCollect *collect, GError **error)
 		printf("\n");
 	printf(_("Time: %s\n"), time);
 	vmctl_print_metric_values(values);
-	if (!vmctl_collect_print_bars(collect, error))
+	/* with no object or metric named, the sample holds the bars' values too */
+	all = vmctl_objects_include(collect->objects, "*") && collect->metrics[0] == NULL;
+	if (!vmctl_collect_print_bars(collect, all ? values : NULL, error))
 		return FALSE;
 	fflush(stdout);
 	return TRUE;
@@ -444,7 +460,7 @@ vmctl_metrics_collect(VmctlCollect *collect, GError **error)
 	return TRUE;
 }
 
-/* vboxmemd answers nothing for a name that is not a machine's: say so instead */
+/* vboxmemd answers NoSuchMachine for a name that is not a machine's; say so in our words first */
 static gboolean
 vmctl_check_metric_objects(VboxmemClient *client, gchar **objects, GError **error)
 {

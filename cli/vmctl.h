@@ -51,7 +51,7 @@ typedef struct {
 struct _VmctlContext {
 	const VmctlVerb *verb;
 	gboolean no_user_interaction;
-	/* set by a verb when its options need authorization, as showvminfo --log */
+	/* starts as the verb's; set by options that need it too, as showvminfo --log */
 	gboolean needs_authorization;
 	VboxmemClient *client;
 };
@@ -77,16 +77,15 @@ gchar *vmctl_escape(const gchar *value, gboolean escape_quotes);
 VboxmemClient *vmctl_get_client(VmctlContext *ctx, GError **error);
 VboxmemMachine *vmctl_find_machine(VmctlContext *ctx, const gchar *name, GError **error);
 VmctlExit vmctl_report_error(const VmctlVerb *verb, const GError *error);
+gchar *vmctl_format_mib(guint64 bytes);
+gboolean
+vmctl_lookup_word(const gchar *word, const gchar *const *words, guint n_words, guint *index);
 
 /* vmctl-agent.c */
 void vmctl_agent_start(const gchar *verb_name);
 void vmctl_agent_stop(void);
 
 /* vmctl-vm.c */
-gchar *vmctl_format_mib(guint64 bytes);
-gboolean
-vmctl_lookup_word(const gchar *word, const gchar *const *words, guint n_words, guint *index);
-
 gboolean vmctl_cmd_createvm(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
 gboolean vmctl_cmd_modifyvm(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
 gboolean vmctl_cmd_unregistervm(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
@@ -96,6 +95,8 @@ gboolean vmctl_cmd_controlvm(VmctlContext *ctx, gint argc, gchar **argv, GError 
 /* vmctl-info.c */
 gboolean vmctl_cmd_list(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
 gboolean vmctl_cmd_showvminfo(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
+
+/* vmctl-metrics.c */
 gboolean vmctl_cmd_metrics(VmctlContext *ctx, gint argc, gchar **argv, GError **error);
 
 G_END_DECLS

@@ -55,7 +55,6 @@ vmd_config_clear(VmdConfig *config)
 	g_clear_pointer(&config->worker.worker_path, g_free);
 	g_clear_pointer(&config->worker.guest_image, g_free);
 	g_clear_pointer(&config->worker.user, g_free);
-	g_clear_pointer(&config->worker.log_dir, g_free);
 }
 
 static const ConfigKey *

@@ -125,7 +125,7 @@ create_machine_authorized(gpointer target,
 		return;
 	}
 	g_info("Machine %s created by uid %u", name, caller_uid);
-	vmd_worker_remove_console_log(&self->config.worker, name);
+	vmd_store_remove_console_log(self->store, name);
 	machine = add_machine(self, g_steal_pointer(&settings));
 	vbm_gdbus_manager_complete_create_machine(
 		self->manager_iface,
@@ -323,7 +323,6 @@ vmd_daemon_new(const gchar *state_dir, const gchar *config_path, GError **error)
 			     config_path != NULL,
 			     error))
 		return NULL;
-	self->config.worker.log_dir = g_strdup(state_dir);
 	vmd_settings_set_host_memory(host_memory);
 	self->store = vmd_store_new(state_dir, error);
 	if (self->store == NULL)

@@ -7,7 +7,7 @@
 
 #include <gio/gio.h>
 #include <stdio.h>
-#include <string.h>
+#include <unistd.h>
 
 #include "vmd-host.h"
 
@@ -45,15 +45,14 @@ vmd_host_default_pool(guint64 memory_total)
 guint64
 vmd_host_process_rss(GPid pid)
 {
-	g_autofree gchar *path = g_strdup_printf("/proc/%d/status", (int)pid);
-	g_autofree gchar *status = NULL;
-	const gchar *line;
-	guint64 kib = 0;
+	g_autofree gchar *path = g_strdup_printf("/proc/%d/statm", (int)pid);
+	g_autofree gchar *statm = NULL;
+	guint64 pages = 0;
 
-	if (pid <= 0 || !g_file_get_contents(path, &status, NULL, NULL))
+	/* the second field, in pages: what /proc/PID/status shows as VmRSS */
+	if (pid <= 0 || !g_file_get_contents(path, &statm, NULL, NULL))
 		return 0;
-	line = strstr(status, "\nVmRSS:");
-	if (line == NULL || sscanf(line, "\nVmRSS: %" G_GUINT64_FORMAT " kB", &kib) != 1)
+	if (sscanf(statm, "%*u %" G_GUINT64_FORMAT, &pages) != 1)
 		return 0;
-	return kib * 1024;
+	return pages * (guint64)sysconf(_SC_PAGESIZE);
 }

@@ -42,28 +42,14 @@ fail_unless(GDBusMethodInvocation *invocation, gboolean ok, const gchar *format,
 }
 
 static void
-publish_guest_stats(VmdMachine *self)
-{
-	g_autoptr(GVariant) stats = vmd_worker_dup_guest_stats(self->worker);
-
-	for (guint i = 0; vmd_guest_stat_names[i] != NULL; i++) {
-		guint64 value = G_MAXUINT64;
-		if (stats != NULL)
-			g_variant_lookup(stats, vmd_guest_stat_names[i], "t", &value);
-		g_object_set(self->guest_iface, vmd_guest_stat_names[i], value, NULL);
-	}
-	vbm_gdbus_guest_set_last_update(self->guest_iface,
-					vmd_worker_get_guest_stats_updated(self->worker));
-}
-
-static void
 worker_changed_cb(VmdWorker *worker, VmdMachine *self)
 {
 	guint64 actual = MIN(vmd_worker_get_balloon_actual(worker), self->settings->memory_size);
+	g_autoptr(GVariant) stats = vmd_worker_dup_guest_stats(worker);
 
 	vbm_gdbus_balloon_set_actual(self->balloon_iface, actual);
 	vmd_pool_update(self->pool, self->settings->name, self->settings->memory_size - actual);
-	publish_guest_stats(self);
+	vmd_machine_publish_guest_stats(self, stats, vmd_worker_get_guest_stats_updated(worker));
 	if (self->stopping)
 		return;
 	if (g_strcmp0(vmd_worker_get_state(worker), "paused") == 0)
@@ -119,8 +105,7 @@ worker_exited_cb(VmdWorker *worker, gboolean clean, const gchar *reason, VmdMach
 	vmd_pool_release(self->pool, self->settings->name);
 	vbm_gdbus_balloon_set_actual(self->balloon_iface, 0);
 	vbm_gdbus_balloon_set_target(self->balloon_iface, 0);
-	vmd_machine_set_guest_stats_unknown(self->guest_iface);
-	vbm_gdbus_guest_set_last_update(self->guest_iface, 0);
+	vmd_machine_publish_guest_stats(self, NULL, 0);
 	self->stopping = FALSE;
 	set_state(self,
 		  expected ? VBOXMEM_MACHINE_STATE_POWERED_OFF : VBOXMEM_MACHINE_STATE_ABORTED);
@@ -179,6 +164,7 @@ static void
 start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *console_log = NULL;
 
 	if (!fail_unless(invocation,
 			 self->worker == NULL && vmd_machine_check_stopped(self, NULL),
@@ -193,8 +179,11 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 	}
 	set_state(self, VBOXMEM_MACHINE_STATE_STARTING);
 	vbm_gdbus_balloon_set_target(self->balloon_iface, self->settings->balloon_default_size);
+	console_log =
+		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
 	vmd_worker_spawn(self->worker_config,
 			 self->settings,
+			 console_log,
 			 NULL,
 			 spawned_cb,
 			 pending_call_new(self, invocation));
@@ -435,6 +424,7 @@ vmd_machine_collect_metrics(VmdMachine *self, VmdMetrics *metrics, VmdMachineTot
 	const gchar *name = self->settings->name;
 	g_autoptr(GVariant) stats = NULL;
 	guint64 actual;
+	guint64 shared;
 
 	if (self->worker == NULL)
 		return;
@@ -445,16 +435,14 @@ vmd_machine_collect_metrics(VmdMachine *self, VmdMetrics *metrics, VmdMachineTot
 			vmd_metrics_record(metrics, name, guest_metrics[i].metric, value);
 	}
 	actual = vbm_gdbus_balloon_get_actual(self->balloon_iface);
+	shared = vbm_gdbus_page_fusion_get_shared_bytes(self->fusion_iface);
 	vmd_metrics_record(metrics, name, "Guest/RAM/Usage/Balloon", actual);
-	vmd_metrics_record(metrics,
-			   name,
-			   "Guest/RAM/Usage/Shared",
-			   vbm_gdbus_page_fusion_get_shared_bytes(self->fusion_iface));
+	vmd_metrics_record(metrics, name, "Guest/RAM/Usage/Shared", shared);
 	vmd_metrics_record(metrics,
 			   name,
 			   "Guest/RAM/Usage/Hinted",
 			   vbm_gdbus_page_fusion_get_hinted_bytes(self->fusion_iface));
 	totals->used += vmd_host_process_rss(vmd_worker_get_pid(self->worker));
 	totals->ballooned += actual;
-	totals->shared += vbm_gdbus_page_fusion_get_shared_bytes(self->fusion_iface);
+	totals->shared += shared;
 }

@@ -36,10 +36,7 @@ struct _VmdMachine {
 	GList *stop_waiters; /* GDBusMethodInvocation awaiting the end of the worker */
 };
 
-void vmd_machine_publish_settings(VmdMachine *self);
-/* The worker's statistic names, which are also the Guest interface's property names. */
-extern const gchar *const vmd_guest_stat_names[];
-void vmd_machine_set_guest_stats_unknown(VbmGdbusGuest *guest);
+void vmd_machine_publish_guest_stats(VmdMachine *self, GVariant *stats, gint64 updated);
 gboolean vmd_machine_check_stopped(VmdMachine *self, GError **error);
 gboolean vmd_machine_check_no_options(GVariant *options, GError **error);
 gboolean vmd_machine_return_if_error(GDBusMethodInvocation *invocation, GError *error);

@@ -35,7 +35,7 @@ vmd_machine_get_object(VmdMachine *self)
 	return G_DBUS_OBJECT_SKELETON(self->object);
 }
 
-void
+static void
 vmd_machine_publish_settings(VmdMachine *self)
 {
 	const VmdSettings *s = self->settings;
@@ -173,7 +173,7 @@ unregister_authorized(gpointer target,
 	if (vmd_machine_return_if_error(invocation, error))
 		return;
 	g_debug("Machine %s unregistered by uid %u", self->settings->name, caller_uid);
-	vmd_worker_remove_console_log(self->worker_config, self->settings->name);
+	vmd_store_remove_console_log(self->store, self->settings->name);
 	g_signal_emit(self, signals[SIGNAL_UNREGISTERED], 0);
 	vbm_gdbus_machine_complete_unregister(self->machine_iface, invocation);
 }
@@ -233,6 +233,7 @@ read_log_tail(const gchar *path, guint64 max_bytes)
 	g_autoptr(GFileInfo) info = NULL;
 	g_autofree gchar *buffer = NULL;
 	gsize length = 0;
+	guint64 wanted = max_bytes;
 	goffset size;
 
 	if (stream == NULL)
@@ -242,25 +243,24 @@ read_log_tail(const gchar *path, guint64 max_bytes)
 	if ((guint64)size > max_bytes)
 		g_seekable_seek(
 			G_SEEKABLE(stream), size - (goffset)max_bytes, G_SEEK_SET, NULL, NULL);
-	buffer = g_malloc(max_bytes + 1);
-	g_input_stream_read_all(G_INPUT_STREAM(stream), buffer, max_bytes, &length, NULL, NULL);
+	else if (info != NULL)
+		wanted = (guint64)size;
+	buffer = g_malloc(wanted + 1);
+	g_input_stream_read_all(G_INPUT_STREAM(stream), buffer, wanted, &length, NULL, NULL);
 	return g_utf8_make_valid(buffer, (gssize)length);
 }
 
 static void
 read_console_log_authorized(gpointer target,
 			    GDBusMethodInvocation *invocation,
-			    GVariant *options,
+			    GVariant *max_bytes,
 			    guint32 caller_uid)
 {
 	VmdMachine *self = VMD_MACHINE(target);
 	g_autofree gchar *path =
-		vmd_worker_console_log_path(self->worker_config, self->settings->name);
-	g_autofree gchar *log = NULL;
-	guint64 max_bytes = 0;
+		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
+	g_autofree gchar *log = read_log_tail(path, g_variant_get_uint64(max_bytes));
 
-	parse_max_bytes(options, &max_bytes, NULL);
-	log = read_log_tail(path, max_bytes);
 	vbm_gdbus_machine_complete_read_console_log(self->machine_iface, invocation, log);
 }
 
@@ -280,7 +280,7 @@ handle_read_console_log(VmdMachine *self, GDBusMethodInvocation *invocation, GVa
 				     self->settings->owner,
 				     self->settings->name,
 				     self,
-				     options,
+				     g_variant_new_uint64(max_bytes),
 				     read_console_log_authorized);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -299,7 +299,8 @@ connect_handlers(VmdMachine *self)
 	vmd_machine_connect_control_handlers(self);
 }
 
-const gchar *const vmd_guest_stat_names[] = {
+/* The worker's statistic names, which are also the Guest interface's property names. */
+static const gchar *const guest_stat_names[] = {
 	"memory-total",
 	"memory-free",
 	"memory-available",
@@ -311,11 +312,17 @@ const gchar *const vmd_guest_stat_names[] = {
 	NULL,
 };
 
+/* Shows the worker's guest statistics; those missing, or all when @stats is NULL, as unknown. */
 void
-vmd_machine_set_guest_stats_unknown(VbmGdbusGuest *guest)
+vmd_machine_publish_guest_stats(VmdMachine *self, GVariant *stats, gint64 updated)
 {
-	for (guint i = 0; vmd_guest_stat_names[i] != NULL; i++)
-		g_object_set(guest, vmd_guest_stat_names[i], G_MAXUINT64, NULL);
+	for (guint i = 0; guest_stat_names[i] != NULL; i++) {
+		guint64 value = G_MAXUINT64;
+		if (stats != NULL)
+			g_variant_lookup(stats, guest_stat_names[i], "t", &value);
+		g_object_set(self->guest_iface, guest_stat_names[i], value, NULL);
+	}
+	vbm_gdbus_guest_set_last_update(self->guest_iface, updated);
 }
 
 static void
@@ -369,7 +376,7 @@ vmd_machine_init(VmdMachine *self)
 	self->balloon_iface = vbm_gdbus_balloon_skeleton_new();
 	self->fusion_iface = vbm_gdbus_page_fusion_skeleton_new();
 	self->guest_iface = vbm_gdbus_guest_skeleton_new();
-	vmd_machine_set_guest_stats_unknown(self->guest_iface);
+	vmd_machine_publish_guest_stats(self, NULL, 0);
 }
 
 VmdMachine *

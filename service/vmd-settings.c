@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vboxmem-error.h"
+#include "vmd-metrics.h"
 #include "vmd-settings.h"
 
 typedef enum {
@@ -151,12 +152,12 @@ vmd_settings_check_name(const gchar *name, GError **error)
 	}
 	if (!check_text("Name", name, VMD_NAME_MAX_BYTES, error))
 		return FALSE;
-	/* "host" names the host's metrics in QueryMetrics. */
-	if (g_strcmp0(name, "host") == 0) {
+	/* VMD_METRICS_HOST names the host's metrics in QueryMetrics. */
+	if (g_strcmp0(name, VMD_METRICS_HOST) == 0) {
 		g_set_error_literal(error,
 				    VBOXMEM_ERROR,
 				    VBOXMEM_ERROR_INVALID_ARGUMENT,
-				    "Name: 'host' is reserved");
+				    "Name: '" VMD_METRICS_HOST "' is reserved");
 		return FALSE;
 	}
 	if (strchr(name, '/') != NULL || name[0] == '.') {

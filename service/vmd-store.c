@@ -25,12 +25,23 @@ struct _VmdStore {
 
 G_DEFINE_TYPE(VmdStore, vmd_store, G_TYPE_OBJECT)
 
-static gchar *
-path_for_name(VmdStore *self, const gchar *name)
+/* The file in the state directory that belongs to machine @name; @suffix tells which. */
+gchar *
+vmd_store_path(VmdStore *self, const gchar *name, const gchar *suffix)
 {
 	g_autofree gchar *escaped = g_dbus_escape_object_path(name);
-	g_autofree gchar *basename = g_strconcat(escaped, MACHINE_FILE_SUFFIX, NULL);
+	g_autofree gchar *basename = g_strconcat(escaped, suffix, NULL);
 	return g_build_filename(self->directory, basename, NULL);
+}
+
+/* A log must not outlive its machine: the next machine of that name may belong to someone else. */
+void
+vmd_store_remove_console_log(VmdStore *self, const gchar *name)
+{
+	g_autofree gchar *path = vmd_store_path(self, name, VMD_STORE_CONSOLE_LOG_SUFFIX);
+
+	if (g_unlink(path) != 0 && errno != ENOENT)
+		g_warning("Cannot remove %s: %s", path, g_strerror(errno));
 }
 
 /* Makes a rename or unlink in the directory survive a power cut. */
@@ -59,7 +70,7 @@ sync_directory(VmdStore *self, GError **error)
 gboolean
 vmd_store_has_file(VmdStore *self, const gchar *name)
 {
-	g_autofree gchar *path = path_for_name(self, name);
+	g_autofree gchar *path = vmd_store_path(self, name, MACHINE_FILE_SUFFIX);
 	return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
@@ -67,7 +78,7 @@ gboolean
 vmd_store_save(VmdStore *self, const VmdSettings *settings, GError **error)
 {
 	g_autoptr(GKeyFile) keyfile = vmd_settings_to_keyfile(settings);
-	g_autofree gchar *path = path_for_name(self, settings->name);
+	g_autofree gchar *path = vmd_store_path(self, settings->name, MACHINE_FILE_SUFFIX);
 	g_autofree gchar *data = NULL;
 	g_autoptr(GError) error_local = NULL;
 	gsize length = 0;
@@ -92,7 +103,7 @@ vmd_store_save(VmdStore *self, const VmdSettings *settings, GError **error)
 gboolean
 vmd_store_delete(VmdStore *self, const gchar *name, GError **error)
 {
-	g_autofree gchar *path = path_for_name(self, name);
+	g_autofree gchar *path = vmd_store_path(self, name, MACHINE_FILE_SUFFIX);
 
 	if (g_unlink(path) != 0) {
 		int saved_errno = errno;

@@ -6,8 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <gio/gunixfdlist.h>
-#include <glib/gstdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +25,7 @@
 struct _VmdWorker {
 	GObject parent_instance;
 	GSubprocess *process;
+	GPid pid; /* while the process is not reaped */
 	GDBusConnection *connection;
 	VbmGdbusWorker *proxy;
 	gchar *machine_name;
@@ -45,24 +44,6 @@ enum { SIGNAL_CHANGED, SIGNAL_EXITED, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST];
 
 G_DEFINE_TYPE(VmdWorker, vmd_worker, G_TYPE_OBJECT)
-
-gchar *
-vmd_worker_console_log_path(const VmdWorkerConfig *config, const gchar *machine_name)
-{
-	g_autofree gchar *escaped = g_dbus_escape_object_path(machine_name);
-	g_autofree gchar *basename = g_strconcat(escaped, ".console.log", NULL);
-	return g_build_filename(config->log_dir, basename, NULL);
-}
-
-/* A log must not outlive its machine: the next machine of that name may belong to someone else. */
-void
-vmd_worker_remove_console_log(const VmdWorkerConfig *config, const gchar *machine_name)
-{
-	g_autofree gchar *path = vmd_worker_console_log_path(config, machine_name);
-
-	if (g_unlink(path) != 0 && errno != ENOENT)
-		g_warning("Cannot remove %s: %s", path, g_strerror(errno));
-}
 
 static GPtrArray *
 build_argv(const VmdWorkerConfig *config, const VmdSettings *s, const gchar *console_log)
@@ -290,6 +271,7 @@ launch(VmdWorker *self,
 void
 vmd_worker_spawn(const VmdWorkerConfig *config,
 		 const VmdSettings *settings,
+		 const gchar *console_log,
 		 GCancellable *cancellable,
 		 GAsyncReadyCallback callback,
 		 gpointer user_data)
@@ -301,7 +283,7 @@ vmd_worker_spawn(const VmdWorkerConfig *config,
 
 	self->spawn_task = g_task_new(NULL, cancellable, callback, user_data);
 	self->machine_name = g_strdup(settings->name);
-	self->console_log = vmd_worker_console_log_path(config, settings->name);
+	self->console_log = g_strdup(console_log);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
 		fail_spawn(self, g_strerror(errno));
 		return;
@@ -312,6 +294,7 @@ vmd_worker_spawn(const VmdWorkerConfig *config,
 		fail_spawn(self, error->message);
 		return;
 	}
+	self->pid = (GPid)g_ascii_strtoll(g_subprocess_get_identifier(self->process), NULL, 10);
 	stderr_lines = g_data_input_stream_new(g_subprocess_get_stderr_pipe(self->process));
 	read_stderr_line(self, stderr_lines);
 	g_subprocess_wait_async(self->process, NULL, process_exited_cb, g_object_ref(self));
@@ -357,8 +340,7 @@ vmd_worker_get_guest_stats_updated(VmdWorker *self)
 GPid
 vmd_worker_get_pid(VmdWorker *self)
 {
-	const gchar *id = self->exited ? NULL : g_subprocess_get_identifier(self->process);
-	return id != NULL ? (GPid)g_ascii_strtoll(id, NULL, 10) : 0;
+	return self->exited || self->process_gone ? 0 : self->pid;
 }
 
 const gchar *

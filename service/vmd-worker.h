@@ -16,7 +16,6 @@ typedef struct {
 	gchar *worker_path;
 	gchar *guest_image;
 	gchar *user;
-	gchar *log_dir;
 	guint stats_interval_ms;
 } VmdWorkerConfig;
 
@@ -25,6 +24,7 @@ G_DECLARE_FINAL_TYPE(VmdWorker, vmd_worker, VMD, WORKER, GObject)
 
 void vmd_worker_spawn(const VmdWorkerConfig *config,
 		      const VmdSettings *settings,
+		      const gchar *console_log,
 		      GCancellable *cancellable,
 		      GAsyncReadyCallback callback,
 		      gpointer user_data);
@@ -45,9 +45,5 @@ void vmd_worker_call(VmdWorker *self,
 		     gpointer user_data);
 gboolean vmd_worker_call_finish(VmdWorker *self, GAsyncResult *res, GError **error);
 void vmd_worker_kill(VmdWorker *self);
-
-gchar *vmd_worker_console_log_path(const VmdWorkerConfig *config, const gchar *machine_name);
-
-void vmd_worker_remove_console_log(const VmdWorkerConfig *config, const gchar *machine_name);
 
 G_END_DECLS
