@@ -199,18 +199,18 @@ def _start_machines(d, names, machines):
             state = d.get(path, MACHINE_IFACE, "State")
             if state not in ("starting", "running"):
                 raise vb.BenchError(_machine_failure(
-                    d, path, name, f"it is {state} before the guest's ready marker", log))
+                    name, f"it is {state} before the guest's ready marker", log))
         if not waiting:
             break
         if time.monotonic() > deadline:
             path, name = next(iter(waiting.items()))
             raise vb.BenchError(_machine_failure(
-                d, path, name, f"no guest ready marker within {START_BOUND_S:g} s "
+                name, f"no guest ready marker within {START_BOUND_S:g} s "
                 f"({len(waiting)} of {len(names)} machines not ready)", d.console(path)))
         time.sleep(0.05)
 
 
-def _machine_failure(d, path, name, what, log):
+def _machine_failure(name, what, log):
     lines = [f"VM {name} (vboxmemd) failed to start: {what}"]
     tail = [l for l in log.splitlines() if l.strip()][-8:]
     if tail:

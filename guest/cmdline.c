@@ -34,12 +34,6 @@ digits(const char *s, size_t len)
 	return n;
 }
 
-static bool
-suffix_is(const char *s, size_t len, const char *suffix)
-{
-	return len == strlen(suffix) && strncmp(s, suffix, len) == 0;
-}
-
 bool
 parse_size_pages(const char *s, size_t len, uint64_t *pages)
 {
@@ -56,7 +50,7 @@ parse_size_pages(const char *s, size_t len, uint64_t *pages)
 	}
 	if (ul == 0)
 		return false;
-	if (u[0] == 'p' && (ul == 1 || suffix_is(u, ul, "pages"))) {
+	if (u[0] == 'p' && (ul == 1 || span_is(u, ul, "pages"))) {
 		*pages = v;
 		return true;
 	}
@@ -74,7 +68,7 @@ parse_size_pages(const char *s, size_t len, uint64_t *pages)
 	default:
 		return false;
 	}
-	if (!(ul == 1 || suffix_is(u + 1, ul - 1, "iB") || suffix_is(u + 1, ul - 1, "B")))
+	if (!(ul == 1 || span_is(u + 1, ul - 1, "iB") || span_is(u + 1, ul - 1, "B")))
 		return false;
 	if (v >> (63 - shift))
 		return false;
@@ -90,11 +84,11 @@ parse_time_ms(const char *s, size_t len, uint64_t *ms)
 
 	if (!parse_uint(s, n, &v) || v > 1000000000ull)
 		return false;
-	if (suffix_is(s + n, len - n, "ms"))
+	if (span_is(s + n, len - n, "ms"))
 		*ms = v;
-	else if (suffix_is(s + n, len - n, "s"))
+	else if (span_is(s + n, len - n, "s"))
 		*ms = v * 1000;
-	else if (suffix_is(s + n, len - n, "m"))
+	else if (span_is(s + n, len - n, "m"))
 		*ms = v * 60000;
 	else
 		return false;
@@ -114,7 +108,7 @@ copy_value(char *dst, size_t size, const char *v, size_t len)
 static bool
 set_option(const char *key, size_t klen, const char *v, size_t vlen)
 {
-#define KEY(name) (klen == sizeof(name) - 1 && strncmp(key, name, klen) == 0)
+#define KEY(name) span_is(key, klen, name)
 	if (KEY("script"))
 		return copy_value(opts.script, sizeof(opts.script), v, vlen);
 	if (KEY("hostile"))
@@ -126,16 +120,16 @@ set_option(const char *key, size_t klen, const char *v, size_t vlen)
 	if (KEY("flood"))
 		return parse_uint(v, vlen, &opts.flood_count);
 	if (KEY("pci")) {
-		opts.pci_reassign = suffix_is(v, vlen, "reassign");
-		return opts.pci_reassign || suffix_is(v, vlen, "keep");
+		opts.pci_reassign = span_is(v, vlen, "reassign");
+		return opts.pci_reassign || span_is(v, vlen, "keep");
 	}
 	if (KEY("msix")) {
-		opts.msix = suffix_is(v, vlen, "on");
-		return opts.msix || suffix_is(v, vlen, "off");
+		opts.msix = span_is(v, vlen, "on");
+		return opts.msix || span_is(v, vlen, "off");
 	}
 	if (KEY("balloon")) {
-		opts.balloon_off = suffix_is(v, vlen, "off");
-		return opts.balloon_off || suffix_is(v, vlen, "on");
+		opts.balloon_off = span_is(v, vlen, "off");
+		return opts.balloon_off || span_is(v, vlen, "on");
 	}
 #undef KEY
 	return false;

@@ -244,23 +244,17 @@ run_flood(void)
 	       (unsigned long long)(clock_us(clock_now() - start) / 1000));
 }
 
-static bool
-word_is(const char *s, size_t len, const char *w)
-{
-	return len == strlen(w) && strncmp(s, w, len) == 0;
-}
-
 /* The modes that change the driver's behaviour until exit. Returns false if not one. */
 static bool
 set_lasting(const char *mode, size_t len)
 {
 	struct balloon_hostile *h = &balloon.hostile;
 
-	if (word_is(mode, len, "ignore-target"))
+	if (span_is(mode, len, "ignore-target"))
 		h->ignore_target = true;
-	else if (word_is(mode, len, "lie-actual"))
+	else if (span_is(mode, len, "lie-actual"))
 		h->lie_actual = true;
-	else if (word_is(mode, len, "bad-stats"))
+	else if (span_is(mode, len, "bad-stats"))
 		h->bad_stats = true;
 	else
 		return false;
@@ -271,14 +265,14 @@ set_lasting(const char *mode, size_t len)
 static bool
 run_once(const char *mode, size_t len)
 {
-	if (word_is(mode, len, "bad-pfn"))
+	if (span_is(mode, len, "bad-pfn"))
 		run_bad_pfn();
-	else if (word_is(mode, len, "bad-desc"))
+	else if (span_is(mode, len, "bad-desc"))
 		run_bad_desc();
-	else if (word_is(mode, len, "flood"))
+	else if (span_is(mode, len, "flood"))
 		run_flood();
 	else
-		return word_is(mode, len, "none");
+		return span_is(mode, len, "none");
 	return true;
 }
 
@@ -296,7 +290,7 @@ known(const char *mode, size_t len)
 	};
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(modes); i++)
-		if (word_is(mode, len, modes[i]))
+		if (span_is(mode, len, modes[i]))
 			return true;
 	return false;
 }
@@ -306,7 +300,7 @@ run_one(const char *mode, size_t len)
 {
 	if (!known(mode, len))
 		return false;
-	if (!balloon.present && !word_is(mode, len, "none")) {
+	if (!balloon.present && !span_is(mode, len, "none")) {
 		marker("hostile %.*s skipped (no balloon device)", (int)len, mode);
 		return true;
 	}

@@ -64,6 +64,12 @@ strncmp(const char *a, const char *b, size_t n)
 	return 0;
 }
 
+bool
+span_is(const char *s, size_t len, const char *w)
+{
+	return len == strlen(w) && strncmp(s, w, len) == 0;
+}
+
 uint64_t
 splitmix64(uint64_t *state)
 {

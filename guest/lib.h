@@ -22,6 +22,8 @@ void *memmove(void *dst, const void *src, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strncmp(const char *a, const char *b, size_t n);
+/* Whether the len bytes at s are exactly the string w. */
+bool span_is(const char *s, size_t len, const char *w);
 
 uint64_t splitmix64(uint64_t *state);
 

@@ -61,7 +61,7 @@ struct field {
 static bool
 is(struct field f, const char *w)
 {
-	return f.len == strlen(w) && strncmp(f.s, w, f.len) == 0;
+	return span_is(f.s, f.len, w);
 }
 
 static bool

@@ -21,14 +21,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from vboxmemtest import kvm_unusable_reason  # noqa: E402
+import vboxmemtest  # noqa: E402
+from vboxmemtest import (  # noqa: E402
+    GUEST_READY, USER_IN_GROUP, USER_OUTSIDE, kvm_unusable_reason)
 
 BUILD_DIR = os.environ.get("VBOXMEM_BUILD_DIR", "")
 VBOXMEMCTL = os.path.join(BUILD_DIR, "cli", "vboxmemctl")
 MAN_PAGE = os.path.join(BUILD_DIR, "docs", "man", "vboxmemctl.1")
-
-USER_IN_GROUP = "vboxmem-test1"
-USER_OUTSIDE = "vboxmem-test2"
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -39,9 +38,8 @@ EXIT_INVALID_STATE = 6
 EXIT_INSUFFICIENT_MEMORY = 7
 EXIT_UNREACHABLE = 9
 
-# the test guest's workload, and the marker it prints once it is set up
+# the test guest's workload (it prints GUEST_READY once it is set up)
 GUEST_COMMAND_LINE = "vboxmem.script=alloc:64M:seed=1,free:64M"
-GUEST_READY_MARKER = "vboxmem-guest: ready"
 # generous: machines boot slowly on a loaded host
 WAIT_SECONDS = 30
 # metrics collect's bar of a machine's memory
@@ -739,7 +737,7 @@ class RunningMachineTest(VboxmemctlTestCase):
 
         # the console log
         log = self.vboxmemctl_ok("showvminfo", "vm1", "--log")
-        self.assertTrue(any(line.startswith(GUEST_READY_MARKER) for line in log.splitlines()),
+        self.assertTrue(any(line.startswith(GUEST_READY) for line in log.splitlines()),
                         log)
         self.assertTrue(log.endswith("\n"))
 
@@ -763,7 +761,7 @@ class RunningMachineTest(VboxmemctlTestCase):
         stdout = self.vboxmemctl_ok("metrics", "collect", "--samples", "1", "vm1")
         self.assertNotIn(BAR_LEGEND, stdout)
         # the log of the last run stays
-        self.assertIn(GUEST_READY_MARKER, self.vboxmemctl_ok("showvminfo", "vm1", "--log"))
+        self.assertIn(GUEST_READY, self.vboxmemctl_ok("showvminfo", "vm1", "--log"))
         self.assertEqual(self.vboxmemctl_ok("unregistervm", "vm1"), "")
 
 
@@ -960,8 +958,8 @@ class GroupRuleTest(NonRootTestCase):
         self.assertEqual(self.vboxmemctl_ok(*member, "startvm", "mine", user=USER_IN_GROUP),
                          'Virtual machine "mine" has been started.\n')
         self.assertEqual(self.showvminfo("mine", user=USER_OUTSIDE)["VMState"], "running")
-        self.assertIn(GUEST_READY_MARKER, poll(
-            lambda: (lambda log: log if GUEST_READY_MARKER in log else None)(
+        self.assertIn(GUEST_READY, poll(
+            lambda: (lambda log: log if GUEST_READY in log else None)(
                 self.vboxmemctl_ok(*member, "showvminfo", "mine", "--log", user=USER_IN_GROUP)),
             "the guest to be ready"))
         self.vboxmemctl_ok(*member, "controlvm", "mine", "guestmemoryballoon", "32",
@@ -1001,12 +999,7 @@ def main():
         for name in unknown:
             print(f"registered test case does not exist: {name}")
         sys.exit(1 if missing or unknown else 0)
-    suite = loader.loadTestsFromNames(names, module) if names else loader.loadTestsFromModule(module)
-    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
-    if not result.wasSuccessful():
-        sys.exit(1)
-    if result.testsRun > 0 and len(result.skipped) == result.testsRun:
-        sys.exit(77)
+    vboxmemtest.main()
 
 
 if __name__ == "__main__":

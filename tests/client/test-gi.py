@@ -17,15 +17,14 @@ gi.require_version('Vboxmem', '1.0')
 from gi.repository import GLib, Vboxmem  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from vboxmemtest import kvm_unusable_reason  # noqa: E402
+import vboxmemtest  # noqa: E402
+from vboxmemtest import GUEST_READY, MiB, kvm_unusable_reason  # noqa: E402
 
-MiB = 1024 * 1024
 # generous: machines boot slowly on a loaded host
 WAIT_SECONDS = 30
 POLL_MS = 100
 
 GUEST_COMMAND_LINE = 'vboxmem.script=alloc:64M:seed=1,free:64M'
-GUEST_READY_MARKER = 'vboxmem-guest: ready'
 
 
 def settings(**values):
@@ -193,7 +192,7 @@ class TestIntrospection(unittest.TestCase):
         self.assertTrue(all(time > 0 for _, _, _, _, time in values))
 
         log = machine.read_console_log_sync(0, None)
-        self.assertIn(GUEST_READY_MARKER, log)
+        self.assertIn(GUEST_READY, log)
         tail = finish_async(lambda cb: machine.read_console_log(10, None, cb),
                             machine.read_console_log_finish)
         self.assertGreater(len(tail.encode()), 0)
@@ -216,22 +215,8 @@ class TestIntrospection(unittest.TestCase):
         with self.assertRaises(GLib.Error) as caught:
             machine.set_balloon_target_sync(64 * MiB, None)
         self.assertEqual(caught.exception.code, Vboxmem.Error.INVALID_STATE)
-        self.assertIn(GUEST_READY_MARKER, machine.read_console_log_sync(0, None))
-
-
-def main():
-    """Runs the test cases named on the command line (all by default); exits
-    77 (skipped) when every case run was skipped."""
-    loader = unittest.defaultTestLoader
-    module = sys.modules[__name__]
-    names = sys.argv[1:]
-    suite = loader.loadTestsFromNames(names, module) if names else loader.loadTestsFromModule(module)
-    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
-    if not result.wasSuccessful():
-        sys.exit(1)
-    if result.testsRun > 0 and len(result.skipped) == result.testsRun:
-        sys.exit(77)
+        self.assertIn(GUEST_READY, machine.read_console_log_sync(0, None))
 
 
 if __name__ == '__main__':
-    main()
+    vboxmemtest.main()

@@ -54,8 +54,26 @@ def kvm_has_cap(cap):
         os.close(fd)
 
 
-def kvm_has_ioeventfd():
-    return kvm_has_cap(KVM_CAP_IOEVENTFD)
+# A 512 MiB guest that holds 64 MiB, gives 256 MiB to the balloon, checks its memory and exits.
+INFLATE_SCRIPT = 'alloc:64M:seed=3,wait-balloon:256M:timeout=60s,verify,exit'
+
+
+def inflate_256m(test, env, cmdline=None, before_ready=(), after_target=()):
+    """Runs INFLATE_SCRIPT with the worker's debug lines on; the worker, exited with 0.
+    BEFORE_READY: markers to wait for at boot; AFTER_TARGET: markers once the balloon
+    is at 256 MiB, before the guest's verify."""
+    w = test.start_worker(memory_mib=512, script=INFLATE_SCRIPT, cmdline=cmdline,
+                          env=dict(env, VBOXMEM_VM_DEBUG='1'))
+    for marker in before_ready:
+        w.wait_marker(marker, BOOT_TIMEOUT)
+    w.wait_marker(r'ready', BOOT_TIMEOUT)
+    w.set_balloon_target(256 * MiB)
+    w.wait_property('BalloonActual', lambda v: v == 256 * MiB, what='256 MiB')
+    for marker in after_target:
+        w.wait_marker(marker)
+    w.wait_marker(r'verify ok pages=16384')
+    test.assertEqual(w.wait_exit(), 0, w.describe())
+    return w
 
 
 def features(worker):
@@ -243,18 +261,9 @@ class TestStats(WorkerTestCase):
 class TestQueueNotifications(WorkerTestCase):
     """A 256 MiB inflate, with queue notifications through KVM's ioeventfd or vCPU exits."""
 
-    SCRIPT = 'alloc:64M:seed=3,wait-balloon:256M:timeout=60s,verify,exit'
-
     def inflate(self, env):
         """(worker, notifications through ioeventfd, notifications on vCPU exits)"""
-        w = self.start_worker(memory_mib=512, script=self.SCRIPT,
-                              env=dict(env, VBOXMEM_VM_DEBUG='1'))
-        w.wait_marker(r'ready', BOOT_TIMEOUT)
-        w.set_balloon_target(256 * MiB)
-        w.wait_property('BalloonActual', lambda v: v == 256 * MiB, what='256 MiB')
-        w.wait_marker(r'wait-balloon done actual=65536 pages')
-        w.wait_marker(r'verify ok pages=16384')
-        self.assertEqual(w.wait_exit(), 0, w.describe())
+        w = inflate_256m(self, env, after_target=[r'wait-balloon done actual=65536 pages'])
         m = re.search(NOTIFY_COUNTS, w.stderr())
         self.assertIsNotNone(m, w.stderr())
         through_ioeventfd, on_exits = int(m.group(1)), int(m.group(2))
@@ -263,7 +272,7 @@ class TestQueueNotifications(WorkerTestCase):
         return w, through_ioeventfd, on_exits
 
     def test_ioeventfd(self):
-        if not kvm_has_ioeventfd():
+        if not kvm_has_cap(KVM_CAP_IOEVENTFD):
             self.skipTest('KVM has no ioeventfd here (KVM_CAP_IOEVENTFD)')
         w, through_ioeventfd, on_exits = self.inflate({})
         self.assertIn('virtio notifications: ioeventfd', w.stderr())
@@ -281,18 +290,10 @@ class TestQueueNotifications(WorkerTestCase):
 class TestInterrupts(WorkerTestCase):
     """MSI-X interrupts of a 256 MiB inflate, through KVM's irqfd or KVM_SIGNAL_MSI."""
 
-    SCRIPT = 'alloc:64M:seed=3,wait-balloon:256M:timeout=60s,verify,exit'
-
     def inflate(self, env):
         """(worker, MSIs through irqfd, MSIs through KVM_SIGNAL_MSI, routes)"""
-        w = self.start_worker(memory_mib=512, script=self.SCRIPT, cmdline='vboxmem.msix=on',
-                              env=dict(env, VBOXMEM_VM_DEBUG='1'))
-        w.wait_marker(r'balloon msix vector=0', BOOT_TIMEOUT)
-        w.wait_marker(r'ready', BOOT_TIMEOUT)
-        w.set_balloon_target(256 * MiB)
-        w.wait_property('BalloonActual', lambda v: v == 256 * MiB, what='256 MiB')
-        w.wait_marker(r'verify ok pages=16384')
-        self.assertEqual(w.wait_exit(), 0, w.describe())
+        w = inflate_256m(self, env, cmdline='vboxmem.msix=on',
+                         before_ready=[r'balloon msix vector=0'])
         m = re.search(MSI_COUNTS, w.stderr())
         self.assertIsNotNone(m, w.stderr())
         counts = int(m.group(1)), int(m.group(2)), int(m.group(3))
