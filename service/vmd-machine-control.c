@@ -41,14 +41,30 @@ fail_unless(GDBusMethodInvocation *invocation, gboolean ok, const gchar *format,
 	return FALSE;
 }
 
+/*
+ * What the machine costs the host: never less than what its balloon leaves
+ * it, and more if its worker really holds more (a guest that writes to
+ * ballooned pages gets them back). The worker's word alone charges nothing.
+ */
+static void
+charge_pool(VmdMachine *self, VmdWorker *worker)
+{
+	guint64 actual = vmd_worker_get_balloon_actual(worker);
+	guint64 measured = vmd_host_process_rss(vmd_worker_get_pid(worker));
+
+	vmd_pool_update(self->pool,
+			self->settings->name,
+			MAX(self->settings->memory_size - actual, measured));
+}
+
 static void
 worker_changed_cb(VmdWorker *worker, VmdMachine *self)
 {
-	guint64 actual = MIN(vmd_worker_get_balloon_actual(worker), self->settings->memory_size);
+	guint64 actual = vmd_worker_get_balloon_actual(worker);
 	g_autoptr(GVariant) stats = vmd_worker_dup_guest_stats(worker);
 
 	vbm_gdbus_balloon_set_actual(self->balloon_iface, actual);
-	vmd_pool_update(self->pool, self->settings->name, self->settings->memory_size - actual);
+	charge_pool(self, worker);
 	vmd_machine_publish_guest_stats(self, stats, vmd_worker_get_guest_stats_updated(worker));
 	if (self->stopping)
 		return;
@@ -229,7 +245,7 @@ power_off(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 	self->stopping = TRUE;
 	set_state(self, VBOXMEM_MACHINE_STATE_STOPPING);
 	vmd_worker_call(
-		self->worker, "PowerOff", NULL, NULL, power_off_sent_cb, g_object_ref(self));
+		self->worker, VMP_KIND_POWER_OFF, 0, NULL, power_off_sent_cb, g_object_ref(self));
 	self->kill_timer = g_timeout_add_seconds_full(G_PRIORITY_DEFAULT,
 						      POWER_OFF_GRACE_SECONDS,
 						      kill_if_still_running,
@@ -256,12 +272,12 @@ worker_call_done_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 forward_to_worker(VmdMachine *self,
 		  GDBusMethodInvocation *invocation,
-		  const gchar *method,
-		  GVariant *parameters)
+		  VmpKind request,
+		  guint64 value)
 {
 	vmd_worker_call(self->worker,
-			method,
-			parameters,
+			request,
+			value,
 			NULL,
 			worker_call_done_cb,
 			pending_call_new(self, invocation));
@@ -275,7 +291,7 @@ pause_machine(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *arg
 			"Machine '%s' is %s, not running",
 			self->settings->name,
 			vboxmem_machine_state_to_string(self->state)))
-		forward_to_worker(self, invocation, "Pause", NULL);
+		forward_to_worker(self, invocation, VMP_KIND_PAUSE, 0);
 }
 
 static void
@@ -286,7 +302,7 @@ resume_machine(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *ar
 			"Machine '%s' is %s, not paused",
 			self->settings->name,
 			vboxmem_machine_state_to_string(self->state)))
-		forward_to_worker(self, invocation, "Resume", NULL);
+		forward_to_worker(self, invocation, VMP_KIND_RESUME, 0);
 }
 
 static void
@@ -302,7 +318,7 @@ set_balloon_target(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant
 			 vboxmem_machine_state_to_string(self->state)))
 		return;
 	vbm_gdbus_balloon_set_target(self->balloon_iface, size);
-	forward_to_worker(self, invocation, "SetBalloonTarget", g_variant_new("(t)", size));
+	forward_to_worker(self, invocation, VMP_KIND_SET_BALLOON_TARGET, size);
 }
 
 typedef void (*ControlFunc)(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args);
@@ -428,6 +444,7 @@ vmd_machine_collect_metrics(VmdMachine *self, VmdMetrics *metrics, VmdMachineTot
 
 	if (self->worker == NULL)
 		return;
+	charge_pool(self, self->worker);
 	stats = vmd_worker_dup_guest_stats(self->worker);
 	for (guint i = 0; stats != NULL && i < G_N_ELEMENTS(guest_metrics); i++) {
 		guint64 value;

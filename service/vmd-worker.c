@@ -6,32 +6,42 @@
 #include "config.h"
 
 #include <errno.h>
+#include <gio/gunixinputstream.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "vboxmem-error.h"
-#include "vbm-worker.h"
+#include "vmd-channel.h"
+#include "vmd-log-pipe.h"
 #include "vmd-worker.h"
 
-#define WORKER_OBJECT_PATH "/org/vboxmem/VBoxMem1/Worker"
 #define CONTROL_FD 3
 #define START_TIMEOUT_SECONDS 30
 
 /*
- * One vboxmem-vm process and the private D-Bus connection to it. Emits
+ * One vboxmem-vm process, its control channel and its stderr. Emits
  * "changed" when what the worker reports changes and "exited" once the
  * process is gone, with the reason it gave (or its last words on stderr).
+ * What the worker says is checked against what vboxmemd asked of it; a
+ * worker that breaks the protocol is killed.
  */
 struct _VmdWorker {
 	GObject parent_instance;
 	GSubprocess *process;
 	GPid pid; /* while the process is not reaped */
-	GDBusConnection *connection;
-	VbmGdbusWorker *proxy;
+	VmdChannel *channel;
+	VmdLogPipe *log_pipe;
 	gchar *machine_name;
 	gchar *console_log;
-	gchar *last_stderr_line;
 	gchar *stop_reason;
+	guint64 memory_size;
+	guint cpus;
+	guint64 balloon_target;
+	gboolean ready;
+	gboolean stopped; /* its STOPPED arrived */
+	guint32 state;
+	VmpBalloon balloon;
+	VmpGuestStats guest_stats;
 	gboolean exited;
 	gboolean process_gone;
 	gboolean stderr_closed;
@@ -77,43 +87,25 @@ build_argv(const VmdWorkerConfig *config, const VmdSettings *s, const gchar *con
 	return argv;
 }
 
-static void read_stderr_line(VmdWorker *self, GDataInputStream *stream);
 static void report_exit_when_done(VmdWorker *self);
 
-/* The worker's diagnostics go to our log, prefixed with the machine's name. */
 static void
-stderr_line_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+log_pipe_closed_cb(VmdLogPipe *log_pipe, VmdWorker *self)
 {
-	g_autoptr(VmdWorker) self = user_data;
-	g_autofree gchar *line = NULL;
-
-	line = g_data_input_stream_read_line_finish_utf8(
-		G_DATA_INPUT_STREAM(source), res, NULL, NULL);
-	if (line == NULL) {
-		self->stderr_closed = TRUE;
-		report_exit_when_done(self);
-		return;
-	}
-	g_message("%s: %s", self->machine_name, line);
-	g_free(self->last_stderr_line);
-	self->last_stderr_line = g_steal_pointer(&line);
-	read_stderr_line(self, G_DATA_INPUT_STREAM(source));
-}
-
-static void
-read_stderr_line(VmdWorker *self, GDataInputStream *stream)
-{
-	g_data_input_stream_read_line_async(
-		stream, G_PRIORITY_DEFAULT, NULL, stderr_line_cb, g_object_ref(self));
+	self->stderr_closed = TRUE;
+	report_exit_when_done(self);
 }
 
 static const gchar *
 exit_reason(VmdWorker *self)
 {
+	const gchar *last_line =
+		self->log_pipe != NULL ? vmd_log_pipe_get_last_line(self->log_pipe) : NULL;
+
 	if (self->stop_reason != NULL)
 		return self->stop_reason;
-	if (self->last_stderr_line != NULL)
-		return self->last_stderr_line;
+	if (last_line != NULL)
+		return last_line;
 	return "the worker process ended";
 }
 
@@ -149,7 +141,20 @@ process_exited_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	self->process_gone = TRUE;
 	self->exit_clean = g_subprocess_get_if_exited(self->process) &&
 			   g_subprocess_get_exit_status(self->process) == 0;
+	if (self->channel != NULL)
+		vmd_channel_shutdown(self->channel, NULL);
 	report_exit_when_done(self);
+}
+
+/* Kills the worker for a reason of vboxmemd's, which becomes the machine's. */
+static void
+abort_worker(VmdWorker *self, const gchar *why)
+{
+	if (self->stop_reason == NULL || !self->stopped) {
+		g_free(self->stop_reason);
+		self->stop_reason = g_strdup(why);
+	}
+	vmd_worker_kill(self);
 }
 
 /* A worker that never gets its connection up is not left starting forever. */
@@ -157,100 +162,126 @@ static gboolean
 start_timed_out(gpointer user_data)
 {
 	VmdWorker *self = user_data;
+	g_autofree gchar *why =
+		g_strdup_printf("the worker did not answer within %u s", START_TIMEOUT_SECONDS);
 
 	self->start_timeout = 0;
-	if (self->spawn_task != NULL) {
-		g_free(self->stop_reason);
-		self->stop_reason = g_strdup_printf("the worker did not answer within %u s",
-						    START_TIMEOUT_SECONDS);
-		vmd_worker_kill(self);
-	}
+	if (self->spawn_task != NULL)
+		abort_worker(self, why);
 	return G_SOURCE_REMOVE;
 }
 
+static void refuse(VmdWorker *self, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+
+/* Once per worker: the channel is shut and nothing more is read from it. */
 static void
-stopped_cb(VbmGdbusWorker *proxy,
-	   const gchar *reason,
-	   gboolean guest_exited,
-	   gint exit_status,
-	   VmdWorker *self)
+refuse(VmdWorker *self, const gchar *format, ...)
 {
-	g_free(self->stop_reason);
-	self->stop_reason = g_strdup(reason);
+	g_autofree gchar *what = NULL;
+	va_list args;
+
+	va_start(args, format);
+	what = g_strdup_vprintf(format, args);
+	va_end(args);
+	vmd_channel_shutdown(self->channel, what);
 }
 
 static void
-properties_changed_cb(GDBusProxy *proxy,
-		      GVariant *changed,
-		      const gchar *const *invalidated,
-		      VmdWorker *self)
+take_ready(VmdWorker *self, const VmpReady *ready)
 {
-	g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
-}
+	g_autoptr(GTask) task = g_steal_pointer(&self->spawn_task);
 
-static void
-proxy_ready_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(VmdWorker) self = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GTask) task = NULL;
-
-	self->proxy = vbm_gdbus_worker_proxy_new_finish(res, &error);
-	if (self->proxy == NULL) {
-		g_debug("%s: no worker object: %s", self->machine_name, error->message);
-		vmd_worker_kill(self);
+	if (ready->version != VMP_VERSION || ready->memory_size != self->memory_size ||
+	    ready->n_vcpus != self->cpus || ready->balloon_target != self->balloon_target) {
+		refuse(self,
+		       "the worker broke the control protocol: READY does not match the machine "
+		       "(version %" G_GUINT32_FORMAT ", %" G_GUINT64_FORMAT
+		       " bytes, %" G_GUINT32_FORMAT " vCPUs)",
+		       ready->version,
+		       ready->memory_size,
+		       ready->n_vcpus);
 		return;
 	}
-	g_signal_connect(self->proxy, "stopped", G_CALLBACK(stopped_cb), self);
-	g_signal_connect(
-		self->proxy, "g-properties-changed", G_CALLBACK(properties_changed_cb), self);
+	self->ready = TRUE;
+	self->balloon.target = ready->balloon_target;
 	g_clear_handle_id(&self->start_timeout, g_source_remove);
-	task = g_steal_pointer(&self->spawn_task);
 	if (task != NULL)
 		g_task_return_pointer(task, g_object_ref(self), g_object_unref);
 }
 
-static void
-connection_ready_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+static gboolean
+take_balloon(VmdWorker *self, const VmpBalloon *balloon)
 {
-	g_autoptr(VmdWorker) self = user_data;
-	g_autoptr(GError) error = NULL;
+	if (balloon->target > self->memory_size || balloon->actual > self->memory_size)
+		return FALSE;
+	self->balloon = *balloon;
+	return TRUE;
+}
 
-	self->connection = g_dbus_connection_new_finish(res, &error);
-	if (self->connection == NULL) {
-		/* The worker says why on stderr as it exits. */
-		g_debug("%s: no connection to the worker: %s", self->machine_name, error->message);
-		vmd_worker_kill(self);
-		return;
-	}
-	vbm_gdbus_worker_proxy_new(self->connection,
-				   G_DBUS_PROXY_FLAGS_NONE,
-				   NULL,
-				   WORKER_OBJECT_PATH,
-				   NULL,
-				   proxy_ready_cb,
-				   g_object_ref(self));
+static void
+take_stopped(VmdWorker *self, const VmpStopped *stopped)
+{
+	self->stopped = TRUE;
+	self->state = VMP_STATE_STOPPED;
+	g_free(self->stop_reason);
+	self->stop_reason = g_strdup(stopped->reason);
 }
 
 static gboolean
-connect_control(VmdWorker *self, int fd, GError **error)
+take_event(VmdWorker *self, const VmpRecord *record)
 {
-	g_autoptr(GSocket) socket = g_socket_new_from_fd(fd, error);
-	g_autoptr(GSocketConnection) stream = NULL;
-
-	if (socket == NULL) {
-		close(fd);
+	switch (record->kind) {
+	case VMP_KIND_STATE:
+		self->state = record->state.state;
+		return TRUE;
+	case VMP_KIND_BALLOON:
+		return take_balloon(self, &record->balloon);
+	case VMP_KIND_GUEST_STATS:
+		self->guest_stats = record->guest_stats;
+		return TRUE;
+	case VMP_KIND_STOPPED:
+		take_stopped(self, &record->stopped);
+		return TRUE;
+	default:
 		return FALSE;
 	}
-	stream = g_socket_connection_factory_create_connection(socket);
-	g_dbus_connection_new(G_IO_STREAM(stream),
-			      NULL,
-			      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
-			      NULL,
-			      NULL,
-			      connection_ready_cb,
-			      g_object_ref(self));
-	return TRUE;
+}
+
+static void
+channel_record_cb(VmdChannel *channel, const VmpRecord *record, VmdWorker *self)
+{
+	const gchar *kind = vmp_kind_name(record->kind);
+
+	if (self->stopped) {
+		refuse(self, "the worker broke the control protocol: %s after STOPPED", kind);
+		return;
+	}
+	if (!self->ready) {
+		if (record->kind == VMP_KIND_READY)
+			take_ready(self, &record->ready);
+		else
+			refuse(self,
+			       "the worker broke the control protocol: %s before READY",
+			       kind);
+		return;
+	}
+	if (!take_event(self, record)) {
+		refuse(self, "the worker broke the control protocol: an unexpected %s", kind);
+		return;
+	}
+	g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
+}
+
+static void
+channel_closed_cb(VmdChannel *channel, const gchar *why, VmdWorker *self)
+{
+	if (why == NULL) {
+		/* The worker closed its end: it is exiting, and says why on stderr or in STOPPED.
+		 */
+		return;
+	}
+	g_warning("Machine %s: %s; stopping its worker", self->machine_name, why);
+	abort_worker(self, why);
 }
 
 static GSubprocess *
@@ -268,6 +299,35 @@ launch(VmdWorker *self,
 	return g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, error);
 }
 
+/* The worker's stderr, taken from its stream as a plain descriptor. */
+static int
+steal_stderr_fd(GSubprocess *process)
+{
+	GUnixInputStream *stream = G_UNIX_INPUT_STREAM(g_subprocess_get_stderr_pipe(process));
+
+	g_unix_input_stream_set_close_fd(stream, FALSE);
+	return g_unix_input_stream_get_fd(stream);
+}
+
+static gboolean
+say_hello(VmdWorker *self, GError **error)
+{
+	VmpRecord hello = {.kind = VMP_KIND_HELLO};
+
+	hello.hello = (VmpHello){VMP_MAGIC, VMP_VERSION};
+	return vmd_channel_send(self->channel, &hello, error);
+}
+
+static void
+remember_settings(VmdWorker *self, const VmdSettings *settings, const gchar *console_log)
+{
+	self->machine_name = g_strdup(settings->name);
+	self->console_log = g_strdup(console_log);
+	self->memory_size = settings->memory_size;
+	self->cpus = MAX(settings->cpus, 1u);
+	self->balloon_target = settings->balloon_default_size;
+}
+
 void
 vmd_worker_spawn(const VmdWorkerConfig *config,
 		 const VmdSettings *settings,
@@ -278,13 +338,11 @@ vmd_worker_spawn(const VmdWorkerConfig *config,
 {
 	g_autoptr(VmdWorker) self = g_object_new(VMD_TYPE_WORKER, NULL);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GDataInputStream) stderr_lines = NULL;
 	int fds[2];
 
 	self->spawn_task = g_task_new(NULL, cancellable, callback, user_data);
-	self->machine_name = g_strdup(settings->name);
-	self->console_log = g_strdup(console_log);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+	remember_settings(self, settings, console_log);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
 		fail_spawn(self, g_strerror(errno));
 		return;
 	}
@@ -295,14 +353,15 @@ vmd_worker_spawn(const VmdWorkerConfig *config,
 		return;
 	}
 	self->pid = (GPid)g_ascii_strtoll(g_subprocess_get_identifier(self->process), NULL, 10);
-	stderr_lines = g_data_input_stream_new(g_subprocess_get_stderr_pipe(self->process));
-	read_stderr_line(self, stderr_lines);
+	self->log_pipe = vmd_log_pipe_new(steal_stderr_fd(self->process), self->machine_name);
+	g_signal_connect(self->log_pipe, "closed", G_CALLBACK(log_pipe_closed_cb), self);
+	self->channel = vmd_channel_new(fds[0]);
+	g_signal_connect(self->channel, "record", G_CALLBACK(channel_record_cb), self);
+	g_signal_connect(self->channel, "closed", G_CALLBACK(channel_closed_cb), self);
 	g_subprocess_wait_async(self->process, NULL, process_exited_cb, g_object_ref(self));
 	self->start_timeout = g_timeout_add_seconds(START_TIMEOUT_SECONDS, start_timed_out, self);
-	if (!connect_control(self, fds[0], &error)) {
-		fail_spawn(self, error->message);
-		vmd_worker_kill(self);
-	}
+	if (!say_hello(self, &error))
+		abort_worker(self, error->message);
 }
 
 VmdWorker *
@@ -314,27 +373,37 @@ vmd_worker_spawn_finish(GAsyncResult *res, GError **error)
 const gchar *
 vmd_worker_get_state(VmdWorker *self)
 {
-	const gchar *state = self->proxy != NULL ? vbm_gdbus_worker_get_state(self->proxy) : NULL;
+	const gchar *state = vmp_state_name(self->state);
 	return state != NULL ? state : "running";
 }
 
 guint64
 vmd_worker_get_balloon_actual(VmdWorker *self)
 {
-	return self->proxy != NULL ? vbm_gdbus_worker_get_balloon_actual(self->proxy) : 0;
+	return MIN(self->balloon.actual, self->memory_size);
 }
 
-/* Returns a new reference, or NULL before the worker reported any. */
+/* Returns a new a{st} by statistic name, or NULL before the worker reported any. */
 GVariant *
 vmd_worker_dup_guest_stats(VmdWorker *self)
 {
-	return self->proxy != NULL ? vbm_gdbus_worker_dup_guest_stats(self->proxy) : NULL;
+	GVariantBuilder builder;
+
+	if (self->guest_stats.updated_us == 0)
+		return NULL;
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{st}"));
+	for (guint i = 0; i < VMP_STAT_COUNT; i++) {
+		if (self->guest_stats.known & (1u << i))
+			g_variant_builder_add(
+				&builder, "{st}", vmp_stat_name(i), self->guest_stats.values[i]);
+	}
+	return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
 
 gint64
 vmd_worker_get_guest_stats_updated(VmdWorker *self)
 {
-	return self->proxy != NULL ? vbm_gdbus_worker_get_guest_stats_updated(self->proxy) : 0;
+	return self->guest_stats.updated_us;
 }
 
 GPid
@@ -350,50 +419,70 @@ vmd_worker_get_console_log(VmdWorker *self)
 }
 
 static void
-call_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+request_done_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = g_dbus_proxy_call_finish(G_DBUS_PROXY(source), res, &error);
+	GError *error = NULL;
+	gint status = vmd_channel_request_finish(VMD_CHANNEL(source), res, &error);
 
-	if (reply == NULL) {
-		g_dbus_error_strip_remote_error(error);
+	if (error != NULL)
+		g_task_return_error(task, error);
+	else if (status == VMP_STATUS_OK)
+		g_task_return_boolean(task, TRUE);
+	else if (status == VMP_STATUS_INVALID_ARGUMENT)
 		g_task_return_new_error(task,
 					VBOXMEM_ERROR,
-					VBOXMEM_ERROR_FAILED,
-					"The machine's worker refused: %s",
-					error->message);
-		return;
+					VBOXMEM_ERROR_INVALID_ARGUMENT,
+					"The machine's worker refused the value");
+	else
+		g_task_return_new_error(task,
+					VBOXMEM_ERROR,
+					VBOXMEM_ERROR_INVALID_STATE,
+					"The machine has stopped");
+}
+
+static gboolean
+request_from(VmpKind kind, guint64 value, VmpRecord *record)
+{
+	*record = (VmpRecord){.kind = kind};
+	switch (kind) {
+	case VMP_KIND_SET_BALLOON_TARGET:
+		record->set_balloon_target.bytes = value;
+		return TRUE;
+	case VMP_KIND_SET_STATS_INTERVAL:
+		record->set_stats_interval.milliseconds = (guint32)MIN(value, G_MAXUINT32);
+		return TRUE;
+	case VMP_KIND_PAUSE:
+	case VMP_KIND_RESUME:
+	case VMP_KIND_POWER_OFF:
+	case VMP_KIND_QUERY_STATE:
+		return TRUE;
+	default:
+		return FALSE;
 	}
-	g_task_return_boolean(task, TRUE);
 }
 
 void
 vmd_worker_call(VmdWorker *self,
-		const gchar *method,
-		GVariant *parameters,
+		VmpKind kind,
+		guint64 value,
 		GCancellable *cancellable,
 		GAsyncReadyCallback callback,
 		gpointer user_data)
 {
-	GTask *task = g_task_new(self, cancellable, callback, user_data);
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	VmpRecord request;
 
-	if (self->proxy == NULL || self->exited) {
+	if (self->channel == NULL || !self->ready || self->exited) {
 		g_task_return_new_error(task,
 					VBOXMEM_ERROR,
 					VBOXMEM_ERROR_INVALID_STATE,
 					"The machine's worker is not running");
-		g_object_unref(task);
 		return;
 	}
-	g_dbus_proxy_call(G_DBUS_PROXY(self->proxy),
-			  method,
-			  parameters,
-			  G_DBUS_CALL_FLAGS_NONE,
-			  -1,
-			  cancellable,
-			  call_cb,
-			  task);
+	g_return_if_fail(request_from(kind, value, &request));
+	vmd_channel_request(
+		self->channel, &request, cancellable, request_done_cb, g_steal_pointer(&task));
 }
 
 gboolean
@@ -405,7 +494,7 @@ vmd_worker_call_finish(VmdWorker *self, GAsyncResult *res, GError **error)
 void
 vmd_worker_kill(VmdWorker *self)
 {
-	if (self->process != NULL && !self->exited)
+	if (self->process != NULL && !self->exited && !self->process_gone)
 		g_subprocess_force_exit(self->process);
 }
 
@@ -416,12 +505,12 @@ vmd_worker_dispose(GObject *object)
 
 	vmd_worker_kill(self);
 	g_clear_handle_id(&self->start_timeout, g_source_remove);
-	if (self->proxy != NULL)
-		g_signal_handlers_disconnect_by_data(self->proxy, self);
-	g_clear_object(&self->proxy);
-	if (self->connection != NULL)
-		g_dbus_connection_close(self->connection, NULL, NULL, NULL);
-	g_clear_object(&self->connection);
+	if (self->channel != NULL)
+		g_signal_handlers_disconnect_by_data(self->channel, self);
+	g_clear_object(&self->channel);
+	if (self->log_pipe != NULL)
+		g_signal_handlers_disconnect_by_data(self->log_pipe, self);
+	g_clear_object(&self->log_pipe);
 	g_clear_object(&self->process);
 	g_clear_object(&self->spawn_task);
 	G_OBJECT_CLASS(vmd_worker_parent_class)->dispose(object);
@@ -434,7 +523,6 @@ vmd_worker_finalize(GObject *object)
 
 	g_free(self->machine_name);
 	g_free(self->console_log);
-	g_free(self->last_stderr_line);
 	g_free(self->stop_reason);
 	G_OBJECT_CLASS(vmd_worker_parent_class)->finalize(object);
 }

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "vmd-settings.h"
+#include "vmp-protocol.h"
 
 G_BEGIN_DECLS
 
@@ -30,16 +31,24 @@ void vmd_worker_spawn(const VmdWorkerConfig *config,
 		      gpointer user_data);
 VmdWorker *vmd_worker_spawn_finish(GAsyncResult *res, GError **error);
 
+/* "running", "paused" or "stopped", as the worker last said. */
 const gchar *vmd_worker_get_state(VmdWorker *self);
+/* At most the machine's memory size: the worker's word is bounded, not believed. */
 guint64 vmd_worker_get_balloon_actual(VmdWorker *self);
 GVariant *vmd_worker_dup_guest_stats(VmdWorker *self);
 gint64 vmd_worker_get_guest_stats_updated(VmdWorker *self);
 GPid vmd_worker_get_pid(VmdWorker *self);
 const gchar *vmd_worker_get_console_log(VmdWorker *self);
 
+/*
+ * Sends one request (VMP_KIND_SET_BALLOON_TARGET with @value in bytes,
+ * SET_STATS_INTERVAL with @value in ms, PAUSE, RESUME or POWER_OFF) and
+ * completes once the worker answered, with an error if it refused or did
+ * not answer within a few seconds.
+ */
 void vmd_worker_call(VmdWorker *self,
-		     const gchar *method,
-		     GVariant *parameters,
+		     VmpKind kind,
+		     guint64 value,
 		     GCancellable *cancellable,
 		     GAsyncReadyCallback callback,
 		     gpointer user_data);

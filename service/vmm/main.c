@@ -5,12 +5,14 @@
 
 #include "config.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #define DEFAULT_CONSOLE_LOG_LIMIT (UINT64_C(4) << 20)
 #define EXIT_VM_FAILED 1
 #define EXIT_USAGE 2
+#define HANDSHAKE_TIMEOUT_MS 30000
 
 typedef struct {
 	const char *kernel;
@@ -34,7 +37,6 @@ typedef struct {
 	bool free_page_reporting;
 	const char *console_log;
 	int64_t console_log_limit;
-	const char *control_socket;
 	int64_t control_fd;
 	int64_t stats_interval_ms;
 	const char *user;
@@ -74,7 +76,6 @@ enum {
 	OPT_STATS_INTERVAL,
 	OPT_CONSOLE_LOG,
 	OPT_CONSOLE_LOG_LIMIT,
-	OPT_CONTROL_SOCKET,
 	OPT_CONTROL_FD,
 	OPT_USER,
 	OPT_NO_SANDBOX,
@@ -93,7 +94,6 @@ static const struct option long_options[] = {
 	{"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
 	{"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
 	{"console-log-limit", required_argument, NULL, OPT_CONSOLE_LOG_LIMIT},
-	{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
 	{"control-fd", required_argument, NULL, OPT_CONTROL_FD},
 	{"user", required_argument, NULL, OPT_USER},
 	{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
@@ -118,9 +118,8 @@ static const char usage_text[] =
 	"never)\n"
 	"  --console-log FILE        Write the serial console to FILE ('-' for standard output)\n"
 	"  --console-log-limit BYTES Restart the console log at this many bytes\n"
-	"  --control-socket PATH     Serve the worker interface on a new unix socket at PATH\n"
-	"  --control-fd FD           Serve the worker interface on the inherited connected socket "
-	"FD\n"
+	"  --control-fd FD           Take requests from the controller on the inherited "
+	"SOCK_SEQPACKET socket FD\n"
 	"  --user USER               When started as root, run as USER (default vboxmem)\n"
 	"  --no-sandbox              Keep privileges and skip the seccomp filter (debugging only)\n"
 	"  --help                    Show this help\n";
@@ -178,9 +177,6 @@ set_option(Options *opts, int option, const char *name, const char *arg, VmmErro
 		return true;
 	case OPT_CONSOLE_LOG_LIMIT:
 		return parse_number(name, arg, &opts->console_log_limit, error);
-	case OPT_CONTROL_SOCKET:
-		opts->control_socket = arg;
-		return true;
 	case OPT_CONTROL_FD:
 		return parse_number(name, arg, &opts->control_fd, error);
 	case OPT_USER:
@@ -314,17 +310,14 @@ setup_control(Worker *worker, VmmVm *vm, const Options *opts, VmmError **error)
 {
 	VmmBalloonListener listener;
 
-	if (opts->control_socket == NULL && opts->control_fd <= 0)
+	if (opts->control_fd < 0)
 		return true;
-	worker->control = vmm_control_new(vm, worker->loop);
+	worker->control = vmm_control_new(vm, worker->loop, (int)opts->control_fd, error);
+	if (worker->control == NULL)
+		return false;
 	listener = vmm_control_balloon_listener(worker->control);
 	vmm_vm_set_balloon_listener(vm, &listener);
-	if (opts->control_fd > 0)
-		return vmm_control_take_fd(worker->control, (int)opts->control_fd, error);
-	umask(0077);
-	if (!vmm_control_listen(worker->control, opts->control_socket, error))
-		return false;
-	return opts->no_sandbox || vmm_sandbox_give_file(opts->control_socket, opts->user, error);
+	return true;
 }
 
 static bool
@@ -338,9 +331,33 @@ start_worker(Worker *worker, VmmVm **vm, const Options *opts, VmmError **error)
 		return false;
 	vmm_loop_add_fd(worker->loop, worker->signal_fd, EPOLLIN, quit_signal_cb, *vm);
 	if (!setup_control(worker, *vm, opts, error) ||
-	    (!opts->no_sandbox && !vmm_sandbox_enter(opts->user, error)))
+	    (!opts->no_sandbox && !vmm_sandbox_enter(opts->user, error)) ||
+	    !vmm_vm_start(*vm, worker->loop, vm_stopped_cb, worker, error))
 		return false;
-	return vmm_vm_start(*vm, worker->loop, vm_stopped_cb, worker, error);
+	if (worker->control != NULL)
+		vmm_control_ready(worker->control);
+	return true;
+}
+
+/* The controller's socket: a SOCK_SEQPACKET one, whose HELLO comes before anything is set up. */
+static bool
+take_control_fd(int fd, VmmError **error)
+{
+	int type = 0;
+	socklen_t length = sizeof(type);
+	int flags = fcntl(fd, F_GETFL);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_SEQPACKET)
+		return vmm_set_error(
+			error, ENOTSOCK, "--control-fd %d is not a SOCK_SEQPACKET socket", fd);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+		return vmm_error_from_errno(error, "Setting up --control-fd");
+	if (!vmm_control_handshake(fd, HANDSHAKE_TIMEOUT_MS, error)) {
+		vmm_prefix_error(error, "--control-fd");
+		return false;
+	}
+	return true;
 }
 
 static int
@@ -350,6 +367,10 @@ run_worker(const Options *opts)
 	vmm_autoptr(VmmError) error = NULL;
 	VmmVm *vm = NULL;
 
+	if (opts->control_fd >= 0 && !take_control_fd((int)opts->control_fd, &error)) {
+		fprintf(stderr, "vboxmem-vm: %s\n", error->message);
+		return EXIT_USAGE;
+	}
 	if (start_worker(&worker, &vm, opts, &error)) {
 		if (worker.control != NULL && opts->stats_interval_ms > 0)
 			vmm_control_set_stats_interval(worker.control,

@@ -10,22 +10,27 @@
 #include "vmm-vm.h"
 
 /*
- * The org.vboxmem.VBoxMem1.Worker object at /org/vboxmem/VBoxMem1/Worker
- * (dbus/org.vboxmem.VBoxMem1.Worker.xml): what the controller sees of the
- * VM, over peer-to-peer D-Bus connections on @loop.
+ * The worker's end of the control protocol (service/protocol/vmp-protocol.h):
+ * requests from the controller (vboxmemd) on one SOCK_SEQPACKET socket, and
+ * the VM's state, balloon and guest statistics sent back as events.
  */
 typedef struct _VmmControl VmmControl;
 
-VmmControl *vmm_control_new(VmmVm *vm, VmmLoop *loop);
+/*
+ * Waits at most @timeout_ms for the controller's HELLO on @fd, before the
+ * VM exists: a controller of another protocol version is refused here.
+ */
+bool vmm_control_handshake(int fd, int timeout_ms, VmmError **error);
+
+/* Serves the controller on @fd (taken): losing it stops the VM. */
+VmmControl *vmm_control_new(VmmVm *vm, VmmLoop *loop, int fd, VmmError **error);
 /* After the loop has stopped running for good: balloon updates may still be on their way to it. */
 void vmm_control_free(VmmControl *self);
 VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmControl, vmm_control_free)
 
-/* Serves any number of clients on a new unix socket at @socket_path, removed again by the free. */
-bool vmm_control_listen(VmmControl *self, const char *socket_path, VmmError **error);
-/* Serves the controller on the connected socket @fd: losing it stops the VM. */
-bool vmm_control_take_fd(VmmControl *self, int fd, VmmError **error);
-/* Publishes the stop, sends the Stopped signal, flushes every connection and quits the loop. */
+/* Sends READY and the first state, once the VM runs. */
+void vmm_control_ready(VmmControl *self);
+/* Sends the last events and STOPPED, flushes them and quits the loop. */
 void vmm_control_vm_stopped(VmmControl *self, const VmmStopInfo *info);
 void vmm_control_set_stats_interval(VmmControl *self, unsigned milliseconds);
 /* What the VM's balloon reports to, from any thread. */

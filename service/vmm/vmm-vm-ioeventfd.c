@@ -94,9 +94,11 @@ ioevent_remove(void *opaque, VmmIoEvent *event)
 static char *
 unavailable_reason(VmmVm *self)
 {
-	/* Test hook: the fallback on a host whose KVM has ioeventfd. */
+#ifdef VMM_TEST_HOOKS
+	/* The fallback on a host whose KVM has ioeventfd. */
 	if (vmm_strcmp0(getenv("VBOXMEM_VM_TEST_NO_IOEVENTFD"), "1") == 0)
 		return vmm_strdup("turned off by VBOXMEM_VM_TEST_NO_IOEVENTFD");
+#endif
 	if (ioctl(self->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) <= 0)
 		return vmm_strdup("KVM lacks KVM_CAP_IOEVENTFD");
 	return NULL;

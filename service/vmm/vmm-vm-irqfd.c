@@ -31,8 +31,10 @@
 static const char *
 unavailable_reason(VmmVm *self)
 {
+#ifdef VMM_TEST_HOOKS
 	if (vmm_strcmp0(getenv("VBOXMEM_VM_TEST_NO_IRQFD"), "1") == 0)
 		return "turned off by VBOXMEM_VM_TEST_NO_IRQFD";
+#endif
 	if (ioctl(self->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) <= 0)
 		return "KVM lacks KVM_CAP_IRQFD";
 	if (ioctl(self->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) <= 0)
