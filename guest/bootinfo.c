@@ -22,7 +22,7 @@ bootinfo_load(uint64_t start_info_paddr)
 {
 	const struct hvm_start_info *si = (const void *)(uintptr_t)start_info_paddr;
 
-	if (!si || si->magic != HVM_START_MAGIC)
+	if (!si || si->magic != XEN_HVM_START_MAGIC_VALUE)
 		return -1;
 	copy_cmdline(si->cmdline_paddr);
 	if (si->version < 1 || !si->memmap_paddr)
@@ -42,7 +42,8 @@ bootinfo_is_ram(uint64_t addr, uint64_t size)
 {
 	for (unsigned int i = 0; i < boot.n_e820; i++) {
 		const struct hvm_memmap_table_entry *e = &boot.e820[i];
-		if (e->type == E820_RAM && addr >= e->addr && addr + size <= e->addr + e->size)
+		if (e->type == XEN_HVM_MEMMAP_TYPE_RAM && addr >= e->addr &&
+		    addr + size <= e->addr + e->size)
 			return true;
 	}
 	return false;
@@ -54,7 +55,7 @@ bootinfo_ram_top(void)
 	uint64_t top = 0;
 
 	for (unsigned int i = 0; i < boot.n_e820; i++)
-		if (boot.e820[i].type == E820_RAM)
+		if (boot.e820[i].type == XEN_HVM_MEMMAP_TYPE_RAM)
 			top = MAX(top, boot.e820[i].addr + boot.e820[i].size);
 	return top;
 }

@@ -1,42 +1,18 @@
-/* What the loader hands over in hvm_start_info (Xen PVH layout), copied out at start. */
+/*
+ * What the loader hands over in hvm_start_info (Xen PVH layout,
+ * include/vboxmem/pvh-start-info.h), copied out at start.
+ */
 #ifndef GUEST_BOOTINFO_H
 #define GUEST_BOOTINFO_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HVM_START_MAGIC 0x336ec578u
-#define E820_RAM 1
+#include "vboxmem/pvh-start-info.h"
+
 #define BOOT_MAX_E820 64
 #define BOOT_MAX_MODULES 8
 #define BOOT_CMDLINE_MAX 2048
-
-struct hvm_start_info {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t flags;
-	uint32_t nr_modules;
-	uint64_t modlist_paddr;
-	uint64_t cmdline_paddr;
-	uint64_t rsdp_paddr;
-	uint64_t memmap_paddr; /* version >= 1 */
-	uint32_t memmap_entries;
-	uint32_t reserved;
-};
-
-struct hvm_modlist_entry {
-	uint64_t paddr;
-	uint64_t size;
-	uint64_t cmdline_paddr;
-	uint64_t reserved;
-};
-
-struct hvm_memmap_table_entry {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t type;
-	uint32_t reserved;
-};
 
 struct boot_range {
 	uint64_t addr;

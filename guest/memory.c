@@ -153,7 +153,7 @@ memory_init(void)
 
 	for (unsigned int i = 0; i < boot.n_e820; i++) {
 		const struct hvm_memmap_table_entry *e = &boot.e820[i];
-		if (e->type == E820_RAM && e->addr + e->size > floor)
+		if (e->type == XEN_HVM_MEMMAP_TYPE_RAM && e->addr + e->size > floor)
 			add_range(MAX(e->addr, floor), e->addr + e->size);
 	}
 	for (unsigned int i = 0; i < boot.n_modules; i++)

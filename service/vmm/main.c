@@ -296,11 +296,12 @@ config_from_options(const Options *opts)
 		.kernel = opts->kernel,
 		.initrd = opts->initrd,
 		.cmdline = opts->cmdline,
-		.console_log = opts->console_log,
-		.console_log_limit = opts->console_log_limit > 0 ? (uint64_t)opts->console_log_limit
-								 : DEFAULT_CONSOLE_LOG_LIMIT,
-		.balloon = {opts->deflate_on_oom, opts->free_page_reporting, true},
-		.balloon_target = (uint64_t)opts->balloon_mib * VMM_MIB,
+		.devices.console_log = opts->console_log,
+		.devices.console_log_limit = opts->console_log_limit > 0
+						     ? (uint64_t)opts->console_log_limit
+						     : DEFAULT_CONSOLE_LOG_LIMIT,
+		.devices.balloon = {opts->deflate_on_oom, opts->free_page_reporting, true},
+		.devices.balloon_target = (uint64_t)opts->balloon_mib * VMM_MIB,
 	};
 	return config;
 }
@@ -316,7 +317,7 @@ setup_control(Worker *worker, VmmVm *vm, const Options *opts, VmmError **error)
 	if (worker->control == NULL)
 		return false;
 	listener = vmm_control_balloon_listener(worker->control);
-	vmm_vm_set_balloon_listener(vm, &listener);
+	vmm_balloon_set_listener(vmm_vm_get_balloon(vm), &listener);
 	return true;
 }
 

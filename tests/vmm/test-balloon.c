@@ -222,6 +222,33 @@ test_inflate_discards(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(fx->irq_recorder.line_raises[fx->line], ==, 1);
 }
 
+/* The owner names its listener after the device exists; it may also change or drop it. */
+static void
+test_set_listener(Fixture *fx, gconstpointer user_data)
+{
+	Recorder other = {0};
+	const VmmBalloonListener listener = {on_actual, on_stats, on_reported, &other};
+
+	bring_up(fx, 0);
+	driver_ok(fx);
+	post_pfn_range(fx, VMM_BALLOON_INFLATE_QUEUE, PAGES_PFN, 8);
+	g_assert_true(take_used(fx, VMM_BALLOON_INFLATE_QUEUE));
+	g_assert_cmpuint(fx->recorder.actual_calls, ==, 1);
+
+	vmm_balloon_set_listener(fx->balloon, NULL);
+	post_pfn_range(fx, VMM_BALLOON_INFLATE_QUEUE, PAGES_PFN + 8, 8);
+	g_assert_true(take_used(fx, VMM_BALLOON_INFLATE_QUEUE));
+	g_assert_cmpuint(vmm_balloon_get_actual(fx->balloon), ==, 16 * VMM_PAGE_SIZE);
+	g_assert_cmpuint(fx->recorder.actual_calls, ==, 1);
+
+	vmm_balloon_set_listener(fx->balloon, &listener);
+	post_pfn_range(fx, VMM_BALLOON_DEFLATE_QUEUE, PAGES_PFN, 8);
+	g_assert_true(take_used(fx, VMM_BALLOON_DEFLATE_QUEUE));
+	g_assert_cmpuint(fx->recorder.actual_calls, ==, 1);
+	g_assert_cmpuint(other.actual_calls, ==, 1);
+	g_assert_cmpuint(other.actual_bytes, ==, 8 * VMM_PAGE_SIZE);
+}
+
 static void
 test_coalescing(Fixture *fx, gconstpointer user_data)
 {
@@ -543,6 +570,7 @@ main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 	ADD("/balloon/identity", test_identity);
 	ADD("/balloon/inflate-discards", test_inflate_discards);
+	ADD("/balloon/set-listener", test_set_listener);
 	ADD("/balloon/coalescing", test_coalescing);
 	ADD("/balloon/double-inflate", test_double_inflate);
 	ADD("/balloon/out-of-range-pfn", test_out_of_range_pfn);

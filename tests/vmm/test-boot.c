@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vmm-test-error.h"
+#include "vboxmem/pvh-start-info.h"
 #include "vmm-boot.h"
 
 /* The VmmBlob of a GBytes, or NULL. */
@@ -19,7 +20,6 @@
 
 #define MIB (G_GUINT64_CONSTANT(1) << 20)
 #define LOAD_ADDRESS 0x100000
-#define HVM_START_MAGIC 0x336ec578
 
 /* Builds an ELF image: one PT_LOAD of @code at @load_address, and one PT_NOTE of @notes. */
 typedef struct {
@@ -117,8 +117,8 @@ test_elf_ring3(void)
 	g_autoptr(GBytes) initrd = g_bytes_new_static("INITRD-CONTENT", 14);
 	vmm_autoptr(VmmError) error = NULL;
 	VmmBootInfo info = {0};
-	const guint32 *start;
-	const guint64 *modlist;
+	const struct hvm_start_info *start;
+	const struct hvm_modlist_entry *modlist;
 	const guint8 *loaded;
 
 	g_assert_true(
@@ -132,15 +132,15 @@ test_elf_ring3(void)
 	g_assert_cmpuint(loaded[255], ==, 0xcc);
 	g_assert_cmpuint(loaded[256], ==, 0); /* bss is zeroed */
 
-	start = vmm_memory_get(memory, info.boot_data, 64);
-	g_assert_cmphex(start[0], ==, HVM_START_MAGIC);
-	g_assert_cmpuint(start[3], ==, 1); /* one module: the initrd */
+	start = vmm_memory_get(memory, info.boot_data, sizeof(*start));
+	g_assert_cmphex(start->magic, ==, XEN_HVM_START_MAGIC_VALUE);
+	g_assert_cmpuint(start->nr_modules, ==, 1); /* one module: the initrd */
 	g_assert_cmpstr(vmm_memory_get(memory, VMM_BOOT_CMDLINE, 14), ==, "console=ttyS0");
-	modlist = vmm_memory_get(memory, VMM_BOOT_MODLIST, 32);
-	g_assert_cmpuint(modlist[1], ==, 14);
-	g_assert_cmpmem(vmm_memory_get(memory, modlist[0], 14), 14, "INITRD-CONTENT", 14);
-	g_assert_cmpuint(modlist[0] % 4096, ==, 0);
-	g_assert_cmpuint(modlist[0] + 14, <=, 64 * MIB);
+	modlist = vmm_memory_get(memory, VMM_BOOT_MODLIST, sizeof(*modlist));
+	g_assert_cmpuint(modlist->size, ==, 14);
+	g_assert_cmpmem(vmm_memory_get(memory, modlist->paddr, 14), 14, "INITRD-CONTENT", 14);
+	g_assert_cmpuint(modlist->paddr % 4096, ==, 0);
+	g_assert_cmpuint(modlist->paddr + 14, <=, 64 * MIB);
 }
 
 static void
@@ -223,6 +223,55 @@ test_elf_broken(void)
 	assert_load_fails(16 * MIB, &cut_segment, NULL, NULL, "outside the file");
 	assert_load_fails(16 * MIB, &bad_pvh, NULL, NULL, "note runs past");
 	assert_load_fails(16 * MIB, &missing_entry, NULL, NULL, "entry note");
+}
+
+/* An ELF image of @n_segments loadable segments, all over the same 1 MiB of file. */
+static GBytes *
+build_overlapping_elf(guint n_segments)
+{
+	g_autoptr(GByteArray) image = g_byte_array_new();
+	Elf64_Ehdr eh = {
+		.e_ident =
+			{ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ELFCLASS64, ELFDATA2LSB, EV_CURRENT},
+		.e_type = ET_EXEC,
+		.e_machine = EM_X86_64,
+		.e_version = EV_CURRENT,
+		.e_phoff = sizeof(Elf64_Ehdr),
+		.e_ehsize = sizeof(Elf64_Ehdr),
+		.e_phentsize = sizeof(Elf64_Phdr),
+		.e_phnum = (guint16)n_segments,
+	};
+	Elf64_Phdr ph = {
+		.p_type = PT_LOAD,
+		.p_offset = sizeof(Elf64_Ehdr) + n_segments * sizeof(Elf64_Phdr),
+		.p_paddr = LOAD_ADDRESS,
+		.p_filesz = 64,
+		.p_memsz = MIB,
+	};
+	guint8 code[64] = {0};
+
+	g_byte_array_append(image, (const guint8 *)&eh, sizeof(eh));
+	for (guint i = 0; i < n_segments; i++)
+		g_byte_array_append(image, (const guint8 *)&ph, sizeof(ph));
+	g_byte_array_append(image, code, sizeof(code));
+	return g_byte_array_free_to_bytes(g_steal_pointer(&image));
+}
+
+/* The loader runs as root before the sandbox: its work is bounded whatever the image says. */
+static void
+test_elf_bounded(void)
+{
+	g_autoptr(GBytes) many = build_overlapping_elf(65);
+	g_autoptr(GBytes) overlapping = build_overlapping_elf(17);
+	vmm_autoptr(VmmMemory) memory = new_memory(16 * MIB);
+	vmm_autoptr(VmmError) error = NULL;
+	VmmBootInfo info = {0};
+
+	g_assert_false(vmm_boot_load(memory, BLOB(many), NULL, NULL, &info, &error));
+	g_assert_nonnull(strstr(error->message, "65 program headers"));
+	vmm_clear_error(&error);
+	g_assert_false(vmm_boot_load(memory, BLOB(overlapping), NULL, NULL, &info, &error));
+	g_assert_nonnull(strstr(error->message, "add up to more than guest RAM"));
 }
 
 static void
@@ -344,6 +393,7 @@ main(int argc, char **argv)
 	g_test_add_func("/boot/elf-ring3", test_elf_ring3);
 	g_test_add_func("/boot/elf-pvh", test_elf_pvh);
 	g_test_add_func("/boot/elf-broken", test_elf_broken);
+	g_test_add_func("/boot/elf-bounded", test_elf_bounded);
 	g_test_add_func("/boot/initrd-too-large", test_initrd_too_large);
 	g_test_add_func("/boot/cmdline-too-long", test_cmdline_too_long);
 	g_test_add_func("/boot/not-a-kernel", test_not_a_kernel);

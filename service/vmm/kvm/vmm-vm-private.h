@@ -8,32 +8,19 @@
 #include <linux/kvm.h>
 
 #include "vmm-boot.h"
+#include "vmm-devices.h"
 #include "vmm-ioevent.h"
 #include "vmm-irq.h"
 #include "vmm-loop.h"
 #include "vmm-notifier.h"
-#include "vmm-pci.h"
-#include "vmm-serial.h"
-#include "vmm-virtio.h"
+#include "vmm-vcpu.h"
 #include "vmm-vm.h"
 
-typedef struct {
-	VmmVm *vm;
-	unsigned index;
-	int fd;
-	struct kvm_run *run;
-	size_t run_size;
-	pthread_t thread;
-	bool thread_started; /* atomic: stored with release once thread is set */
-	uint64_t seen_event;
-} VmmVcpu;
-
-VmmVcpu *vmm_vcpu_new(VmmVm *vm, unsigned index, VmmError **error);
-void vmm_vcpu_free(VmmVcpu *self);
-void vmm_vcpu_start(VmmVcpu *self);
-void vmm_vcpu_kick(VmmVcpu *self);
-void vmm_vcpu_install_kick_handler(void);
-VmmVcpu *vmm_vcpu_current(void);
+/*
+ * The VM seen from kvm/vmm-vm*.c, and only from there: KVM's file
+ * descriptors, guest memory, the buses, the vCPUs and the interrupt and
+ * notification paths. The devices are a VmmDevices of their own.
+ */
 
 /* Shared between the VM and its vCPU threads; guarded by lock unless atomic. */
 #define VMM_MAX_MSI_ROUTES 64
@@ -55,32 +42,21 @@ typedef struct {
 	uint64_t through_ioctl;
 } VmmMsiRoutes;
 
-struct _VmmVm {
-	VmmConfig config;
-	int kvm_fd;
-	int vm_fd;
-	VmmMemory *memory;
-	VmmBus *pio;
-	VmmBus *mmio;
-	VmmIrq irq;
-	VmmMsiRoutes msi;
+/* Queue notifications through KVM's ioeventfd (vmm-vm-ioeventfd.c). */
+typedef struct {
 	/* NULL notifier: queue notifications exit to the VMM, for this reason. */
 	VmmNotifier *notifier;
-	char *no_ioeventfd_reason;
+	char *unavailable;
 	VmmIoEvents ioevents;
-	bool ioeventfd_any_length;
-	int ioeventfd_failure_logged;
-	VmmBootInfo boot;
-	uint32_t tsc_khz;
-	size_t vcpu_mmap_size; /* KVM_GET_VCPU_MMAP_SIZE, asked once */
-	VmmSerial *serial;
-	VmmPci *pci;
-	VmmVirtio *balloon_transport;
-	VmmBalloon *balloon;
-	VmmBalloonListener balloon_listener;
-	unsigned n_vcpus;
-	VmmVcpu *vcpus[VMM_MAX_VCPUS];
+	bool any_length;
+	int failure_logged;
+} VmmIoEventFds;
 
+/*
+ * How vCPU threads and the controlling thread agree on running, pausing and
+ * stopping (vmm-vm-lifecycle.c); guarded by lock unless atomic.
+ */
+typedef struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t event;
@@ -93,10 +69,30 @@ struct _VmmVm {
 	VmmLoop *loop;
 	VmmStoppedFunc stopped;
 	void *stopped_data;
+} VmmVmRun;
+
+struct _VmmVm {
+	VmmConfig config;
+	int kvm_fd;
+	int vm_fd;
+	VmmMemory *memory;
+	VmmBus *pio;
+	VmmBus *mmio;
+	VmmIrq irq;
+	VmmMsiRoutes msi;
+	VmmIoEventFds ioeventfd;
+	VmmBootInfo boot;
+	uint32_t tsc_khz;
+	size_t vcpu_mmap_size; /* KVM_GET_VCPU_MMAP_SIZE, asked once */
+	unsigned n_vcpus;
+	VmmVcpu *vcpus[VMM_MAX_VCPUS];
+	VmmDevices *devices;
+	VmmVmRun run;
 };
 
-/* Queue notifications through KVM's ioeventfd (vmm-vm-ioeventfd.c). */
 void vmm_vm_ioeventfd_init(VmmVm *self);
+/* What the devices register their notification addresses with, or NULL without ioeventfd. */
+const VmmIoEvents *vmm_vm_ioeventfd_get_ioevents(VmmVm *self);
 void vmm_vm_ioeventfd_start(VmmVm *self);
 /* Once it returns, no device runs on the notifier thread any more. */
 void vmm_vm_ioeventfd_stop(VmmVm *self);
@@ -109,8 +105,3 @@ bool vmm_vm_irqfd_signal_msi(VmmVm *self, uint64_t address, uint32_t data);
 void vmm_vm_irqfd_log_start(VmmVm *self);
 void vmm_vm_irqfd_log_counts(VmmVm *self);
 void vmm_vm_irqfd_free(VmmVm *self);
-
-/* Called by vCPU threads. */
-void vmm_vm_vcpu_park_if_paused(VmmVm *self);
-void vmm_vm_vcpu_exited(VmmVm *self, VmmVcpu *vcpu);
-bool vmm_vm_should_stop(VmmVm *self);

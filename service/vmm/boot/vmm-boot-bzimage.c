@@ -83,6 +83,12 @@ copy_setup_header(BzImage *bz, VmmError **error)
 	return true;
 }
 
+static uint64_t
+loaded_size(const BzImage *bz, size_t offset, uint64_t init_size)
+{
+	return VMM_MAX(init_size, (uint64_t)(bz->size - offset));
+}
+
 static bool
 load_kernel(VmmMemory *memory, BzImage *bz, VmmBootInfo *info, VmmError **error)
 {
@@ -91,12 +97,15 @@ load_kernel(VmmMemory *memory, BzImage *bz, VmmBootInfo *info, VmmError **error)
 	uint64_t load = read_le(bz->params, PREF_ADDRESS, 4) |
 			((uint64_t)read_le(bz->params, PREF_ADDRESS + 4, 4) << 32);
 	uint64_t init_size = read_le(bz->params, INIT_SIZE, 4);
+	uint64_t entry_end = ENTRY_64_OFFSET + 1;
 
 	if (offset >= bz->size)
 		return vmm_set_error(error, EBADMSG, "Bad bzImage: no protected-mode kernel");
 	if (load < VMM_BOOT_KERNEL_MIN)
 		load = VMM_BOOT_KERNEL_MIN;
-	if (!vmm_memory_contains(memory, load, VMM_MAX(init_size, bz->size - offset)))
+	/* The 64-bit entry lies inside what is loaded, even if the image is shorter. */
+	if (!vmm_memory_contains(
+		    memory, load, VMM_MAX(loaded_size(bz, offset, init_size), entry_end)))
 		return vmm_set_error(error,
 				     ENOSPC,
 				     "The kernel needs %" PRIu64 " MiB from 0x%" PRIx64
@@ -107,7 +116,7 @@ load_kernel(VmmMemory *memory, BzImage *bz, VmmBootInfo *info, VmmError **error)
 		return false;
 	info->kind = VMM_ENTRY_LINUX64;
 	info->entry = load + ENTRY_64_OFFSET;
-	info->image_end = load + VMM_MAX(init_size, bz->size - offset);
+	info->image_end = load + loaded_size(bz, offset, init_size);
 	return true;
 }
 

@@ -8,41 +8,15 @@
 #include <elf.h>
 #include <string.h>
 
+#include "vboxmem/pvh-start-info.h"
 #include "vmm-boot-private.h"
 
 #define VBOXMEM_NOTE_NAME "vboxmem"
 #define VBOXMEM_NOTE_RING3_ENTRY 1
 #define XEN_NOTE_NAME "Xen"
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define HVM_START_MAGIC 0x336ec578
-
-/* The Xen PVH boot ABI's start info, version 1 (with a memory map). */
-typedef struct __attribute__((packed)) {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t flags;
-	uint32_t nr_modules;
-	uint64_t modlist_paddr;
-	uint64_t cmdline_paddr;
-	uint64_t rsdp_paddr;
-	uint64_t memmap_paddr;
-	uint32_t memmap_entries;
-	uint32_t reserved;
-} HvmStartInfo;
-
-typedef struct __attribute__((packed)) {
-	uint64_t paddr;
-	uint64_t size;
-	uint64_t cmdline_paddr;
-	uint64_t reserved;
-} HvmModlistEntry;
-
-typedef struct __attribute__((packed)) {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t type;
-	uint32_t reserved;
-} HvmMemmapEntry;
+/* Linux's vmlinux has 5; a kernel with hundreds is not one worth parsing as root. */
+#define ELF_MAX_PROGRAM_HEADERS 64
 
 typedef struct {
 	const uint8_t *data;
@@ -51,6 +25,7 @@ typedef struct {
 	uint64_t ring3_entry;
 	bool has_pvh_entry;
 	uint64_t pvh_entry;
+	uint64_t loaded_bytes; /* p_memsz of the segments loaded so far */
 } ElfImage;
 
 bool
@@ -75,6 +50,12 @@ check_header(const ElfImage *elf, const Elf64_Ehdr *eh, VmmError **error)
 			error, EBADMSG, "Bad ELF kernel: not a 64-bit little-endian image");
 	if (eh->e_machine != EM_X86_64 || eh->e_type != ET_EXEC)
 		return vmm_set_error(error, EBADMSG, "Bad ELF kernel: not an x86-64 executable");
+	if (eh->e_phnum > ELF_MAX_PROGRAM_HEADERS)
+		return vmm_set_error(error,
+				     EFBIG,
+				     "Bad ELF kernel: %u program headers, more than %u",
+				     (unsigned)eh->e_phnum,
+				     ELF_MAX_PROGRAM_HEADERS);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
 	    !range_in_file(elf, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr)))
 		return vmm_set_error(
@@ -116,19 +97,21 @@ parse_notes(ElfImage *elf, const Elf64_Phdr *ph, VmmError **error)
 			error, EBADMSG, "Bad ELF kernel: note segment outside the file");
 	end = ph->p_offset + ph->p_filesz;
 	while (end - offset >= sizeof(Elf64_Nhdr)) {
-		const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(elf->data + offset);
-		uint64_t name_size = ((uint64_t)nh->n_namesz + 3) & ~3ull;
-		uint64_t desc_size = ((uint64_t)nh->n_descsz + 3) & ~3ull;
-		const char *name = (const char *)(nh + 1);
+		Elf64_Nhdr nh;
+		uint64_t name_size;
+		uint64_t desc_size;
 		vmm_autofree char *name_copy = NULL;
 
-		offset += sizeof(*nh);
+		/* Copied out: the file decides the offset, which need not be aligned. */
+		memcpy(&nh, elf->data + offset, sizeof(nh));
+		name_size = ((uint64_t)nh.n_namesz + 3) & ~3ull;
+		desc_size = ((uint64_t)nh.n_descsz + 3) & ~3ull;
+		offset += sizeof(nh);
 		if (name_size > end - offset || desc_size > end - offset - name_size)
 			return vmm_set_error(
 				error, EBADMSG, "Bad ELF kernel: note runs past its segment");
-		name_copy = vmm_strndup(name, nh->n_namesz);
-		record_note(
-			elf, name_copy, nh->n_type, elf->data + offset + name_size, nh->n_descsz);
+		name_copy = vmm_strndup((const char *)elf->data + offset, nh.n_namesz);
+		record_note(elf, name_copy, nh.n_type, elf->data + offset + name_size, nh.n_descsz);
 		offset += name_size + desc_size;
 	}
 	return true;
@@ -154,6 +137,11 @@ load_segment(
 				     " KiB) does not fit in guest RAM",
 				     (uint64_t)ph->p_paddr,
 				     (uint64_t)ph->p_memsz / 1024);
+	/* Segments may overlap: without a bound, each could clear all of guest RAM again. */
+	if (ph->p_memsz > memory->size - VMM_MIN(elf->loaded_bytes, memory->size))
+		return vmm_set_error(
+			error, EFBIG, "Bad ELF kernel: its segments add up to more than guest RAM");
+	elf->loaded_bytes += ph->p_memsz;
 	memcpy(host, elf->data + ph->p_offset, ph->p_filesz);
 	memset(host + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	*end = VMM_MAX(*end, ph->p_paddr + ph->p_memsz);
@@ -208,10 +196,10 @@ vmm_boot_write_start_info(VmmMemory *memory,
 {
 	VmmE820Entry e820[VMM_E820_MAX];
 	unsigned n = vmm_boot_e820(memory, e820);
-	HvmMemmapEntry memmap[VMM_E820_MAX] = {0};
-	HvmModlistEntry module = {htole64(initrd_address), htole64(initrd_size), 0, 0};
-	HvmStartInfo start = {
-		.magic = htole32(HVM_START_MAGIC),
+	struct hvm_memmap_table_entry memmap[VMM_E820_MAX] = {0};
+	struct hvm_modlist_entry module = {htole64(initrd_address), htole64(initrd_size), 0, 0};
+	struct hvm_start_info start = {
+		.magic = htole32(XEN_HVM_START_MAGIC_VALUE),
 		.version = htole32(1),
 		.nr_modules = htole32(initrd_size > 0 ? 1 : 0),
 		.modlist_paddr = htole64(initrd_size > 0 ? VMM_BOOT_MODLIST : 0),
@@ -221,7 +209,7 @@ vmm_boot_write_start_info(VmmMemory *memory,
 	};
 
 	for (unsigned i = 0; i < n; i++)
-		memmap[i] = (HvmMemmapEntry){
+		memmap[i] = (struct hvm_memmap_table_entry){
 			htole64(e820[i].address), htole64(e820[i].size), htole32(e820[i].type), 0};
 	return vmm_boot_write(
 		       memory, VMM_BOOT_MEMMAP, memmap, n * sizeof(memmap[0]), "memmap", error) &&

@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 #include "vmm-log.h"
-#include "vmm-vm-private.h"
-#include "vmm-x86.h"
+#include "vmm-vcpu.h"
 
 #define KICK_SIGNAL SIGUSR1
 
@@ -45,17 +44,25 @@ vmm_vcpu_install_kick_handler(void)
 }
 
 VmmVcpu *
-vmm_vcpu_new(VmmVm *vm, unsigned index, VmmError **error)
+vmm_vcpu_new(VmmVm *vm,
+	     int vm_fd,
+	     unsigned index,
+	     size_t run_size,
+	     VmmBus *pio,
+	     VmmBus *mmio,
+	     VmmError **error)
 {
 	vmm_autofree VmmVcpu *self = vmm_new0(VmmVcpu, 1);
 	int saved_errno;
 
 	self->vm = vm;
 	self->index = index;
-	self->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
+	self->pio = pio;
+	self->mmio = mmio;
+	self->fd = ioctl(vm_fd, KVM_CREATE_VCPU, index);
 	if (self->fd < 0)
 		goto fail;
-	self->run_size = vm->vcpu_mmap_size;
+	self->run_size = run_size;
 	self->run = mmap(NULL, self->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
 	if (self->run == MAP_FAILED) {
 		self->run = NULL;
@@ -92,9 +99,9 @@ handle_io(VmmVcpu *self)
 
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
 		if (run->io.direction == KVM_EXIT_IO_OUT)
-			vmm_bus_write(self->vm->pio, run->io.port, data, run->io.size);
+			vmm_bus_write(self->pio, run->io.port, data, run->io.size);
 		else
-			vmm_bus_read(self->vm->pio, run->io.port, data, run->io.size);
+			vmm_bus_read(self->pio, run->io.port, data, run->io.size);
 	}
 }
 
@@ -105,9 +112,9 @@ handle_mmio(VmmVcpu *self)
 	uint32_t size = VMM_MIN(run->mmio.len, sizeof(run->mmio.data));
 
 	if (run->mmio.is_write)
-		vmm_bus_write(self->vm->mmio, run->mmio.phys_addr, run->mmio.data, size);
+		vmm_bus_write(self->mmio, run->mmio.phys_addr, run->mmio.data, size);
 	else
-		vmm_bus_read(self->vm->mmio, run->mmio.phys_addr, run->mmio.data, size);
+		vmm_bus_read(self->mmio, run->mmio.phys_addr, run->mmio.data, size);
 }
 
 static uint64_t

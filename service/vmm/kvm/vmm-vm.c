@@ -11,9 +11,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm-devices.h"
 #include "vmm-error.h"
 #include "vmm-log.h"
+#include "vmm-paravirt.h"
 #include "vmm-vm-private.h"
 #include "vmm-x86.h"
 
@@ -142,7 +142,8 @@ create_vcpus(VmmVm *self, VmmError **error)
 		return vmm_error_from_errno(error, "KVM_GET_SUPPORTED_CPUID");
 	self->vcpu_mmap_size = (size_t)ioctl(self->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	for (unsigned i = 0; i < self->config.n_vcpus; i++) {
-		VmmVcpu *vcpu = vmm_vcpu_new(self, i, error);
+		VmmVcpu *vcpu = vmm_vcpu_new(
+			self, self->vm_fd, i, self->vcpu_mmap_size, self->pio, self->mmio, error);
 		if (vcpu == NULL)
 			return false;
 		self->vcpus[self->n_vcpus++] = vcpu;
@@ -153,6 +154,20 @@ create_vcpus(VmmVm *self, VmmError **error)
 	}
 	self->tsc_khz = (uint32_t)VMM_MAX(ioctl(self->vcpus[0]->fd, KVM_GET_TSC_KHZ, 0), 0);
 	return true;
+}
+
+/* The board, on the VM's buses, memory and interrupt and notification paths. */
+static bool
+create_devices(VmmVm *self, VmmError **error)
+{
+	self->devices = vmm_devices_new(&self->config.devices,
+					self->memory,
+					self->pio,
+					self->mmio,
+					&self->irq,
+					vmm_vm_ioeventfd_get_ioevents(self),
+					error);
+	return self->devices != NULL;
 }
 
 static bool
@@ -167,7 +182,7 @@ check_config(const VmmConfig *config, VmmError **error)
 	if (config->memory_size < 4 * VMM_MIB || config->memory_size % (2 * VMM_MIB) != 0)
 		return vmm_set_error(
 			error, EINVAL, "Guest memory must be a multiple of 2 MiB, at least 4 MiB");
-	if (config->balloon_target > config->memory_size)
+	if (config->devices.balloon_target > config->memory_size)
 		return vmm_set_error_literal(
 			error, EINVAL, "The balloon cannot be larger than guest memory");
 	return true;
@@ -180,7 +195,7 @@ copy_config(VmmConfig *to, const VmmConfig *from)
 	to->kernel = vmm_strdup(from->kernel);
 	to->initrd = vmm_strdup(from->initrd);
 	to->cmdline = vmm_strdup(from->cmdline != NULL ? from->cmdline : "");
-	to->console_log = vmm_strdup(from->console_log);
+	to->devices.console_log = vmm_strdup(from->devices.console_log);
 }
 
 VmmVm *
@@ -189,8 +204,8 @@ vmm_vm_new(const VmmConfig *config, VmmError **error)
 	vmm_autoptr(VmmVm) self = vmm_new0(VmmVm, 1);
 
 	self->kvm_fd = self->vm_fd = -1;
-	pthread_mutex_init(&self->lock, NULL);
-	vmm_cond_init_monotonic(&self->cond);
+	pthread_mutex_init(&self->run.lock, NULL);
+	vmm_cond_init_monotonic(&self->run.cond);
 	pthread_mutex_init(&self->msi.lock, NULL);
 	self->irq = (VmmIrq){irq_set_line, irq_signal_msi, irq_guest_event, self};
 	self->pio = vmm_bus_new("port I/O");
@@ -210,7 +225,8 @@ vmm_vm_new(const VmmConfig *config, VmmError **error)
 				 error) ||
 	    !vmm_x86_write_boot_tables(self->memory, &self->boot, error))
 		return NULL;
-	if (!vmm_devices_create(self, error) || !create_vcpus(self, error))
+	if (!vmm_paravirt_register(self->pio, self, error) || !create_devices(self, error) ||
+	    !create_vcpus(self, error))
 		return NULL;
 	return vmm_steal_pointer(&self);
 }
@@ -224,7 +240,8 @@ vmm_vm_free(VmmVm *self)
 	for (unsigned i = 0; i < self->n_vcpus; i++)
 		vmm_vcpu_free(self->vcpus[i]);
 	vmm_vm_ioeventfd_stop(self);
-	vmm_devices_destroy(self);
+	vmm_clear_pointer(&self->devices, vmm_devices_free);
+	vmm_paravirt_unregister(self->pio, self);
 	vmm_vm_ioeventfd_free(self);
 	vmm_vm_irqfd_free(self);
 	vmm_bus_free(self->pio);
@@ -232,12 +249,12 @@ vmm_vm_free(VmmVm *self)
 	vmm_memory_free(self->memory);
 	vmm_clear_fd(&self->vm_fd);
 	vmm_clear_fd(&self->kvm_fd);
-	free(self->stop_info.reason);
+	free(self->run.stop_info.reason);
 	free((char *)self->config.kernel);
 	free((char *)self->config.initrd);
 	free((char *)self->config.cmdline);
-	free((char *)self->config.console_log);
-	pthread_mutex_destroy(&self->lock);
-	pthread_cond_destroy(&self->cond);
+	free((char *)self->config.devices.console_log);
+	pthread_mutex_destroy(&self->run.lock);
+	pthread_cond_destroy(&self->run.cond);
 	free(self);
 }

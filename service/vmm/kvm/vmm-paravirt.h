@@ -5,9 +5,14 @@
 
 #pragma once
 
+#include "vmm-bus.h"
 #include "vmm-vm.h"
 
-/* The paravirtual ports of docs/guest-interface.md. */
+/*
+ * The paravirtual ports of docs/guest-interface.md: the VM's own, not a
+ * device's. The idle port parks the vCPU in the VM, the exit port stops the
+ * VM, and the others read what the VM knows (TSC rate, vCPU count).
+ */
 #define VMM_PARAVIRT_PORT 0x0f40
 #define VMM_PARAVIRT_PORTS 16
 #define VMM_PARAVIRT_SIGNATURE 0x4d584256 /* "VBXM" */

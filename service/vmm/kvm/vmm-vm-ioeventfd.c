@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "vmm-log.h"
-#include "vmm-virtio-pci.h"
 #include "vmm-vm-private.h"
 
 /*
@@ -30,7 +29,7 @@ struct _VmmIoEvent {
 static void
 log_failure_once(VmmVm *self, const VmmIoEventAddress *where, int error_number)
 {
-	if (__atomic_exchange_n(&self->ioeventfd_failure_logged, true, __ATOMIC_SEQ_CST))
+	if (__atomic_exchange_n(&self->ioeventfd.failure_logged, true, __ATOMIC_SEQ_CST))
 		return;
 	vmm_message("virtio notifications: ioeventfd at %s 0x%" PRIx64
 		    " refused (%s); such notifications exit to the VMM",
@@ -43,7 +42,7 @@ log_failure_once(VmmVm *self, const VmmIoEventAddress *where, int error_number)
 static uint32_t
 kvm_length(VmmVm *self, const VmmIoEventAddress *where)
 {
-	if (!where->pio && !where->match_data && self->ioeventfd_any_length)
+	if (!where->pio && !where->match_data && self->ioeventfd.any_length)
 		return 0;
 	return where->size;
 }
@@ -72,7 +71,7 @@ ioevent_add(void *opaque, const VmmIoEventAddress *where, VmmIoEventFunc func, v
 		close(fd);
 		return NULL;
 	}
-	event->watch = vmm_notifier_add(self->notifier, fd, func, user_data);
+	event->watch = vmm_notifier_add(self->ioeventfd.notifier, fd, func, user_data);
 	return vmm_steal_pointer(&event);
 }
 
@@ -87,7 +86,7 @@ ioevent_remove(void *opaque, VmmIoEvent *event)
 		vmm_warning("virtio notifications: KVM keeps the ioeventfd at 0x%llx: %s",
 			    (unsigned long long)event->kvm.addr,
 			    strerror(errno));
-	vmm_notifier_remove(self->notifier, event->watch);
+	vmm_notifier_remove(self->ioeventfd.notifier, event->watch);
 	free(event);
 }
 
@@ -109,59 +108,66 @@ vmm_vm_ioeventfd_init(VmmVm *self)
 {
 	vmm_autoptr(VmmError) error = NULL;
 
-	self->no_ioeventfd_reason = unavailable_reason(self);
-	if (self->no_ioeventfd_reason != NULL)
+	self->ioeventfd.unavailable = unavailable_reason(self);
+	if (self->ioeventfd.unavailable != NULL)
 		return;
-	self->notifier = vmm_notifier_new(&error);
-	if (self->notifier == NULL) {
-		self->no_ioeventfd_reason = vmm_strdup(error->message);
+	self->ioeventfd.notifier = vmm_notifier_new(&error);
+	if (self->ioeventfd.notifier == NULL) {
+		self->ioeventfd.unavailable = vmm_strdup(error->message);
 		return;
 	}
-	self->ioeventfd_any_length =
+	self->ioeventfd.any_length =
 		ioctl(self->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
-	self->ioevents = (VmmIoEvents){ioevent_add, ioevent_remove, self};
+	self->ioeventfd.ioevents = (VmmIoEvents){ioevent_add, ioevent_remove, self};
+}
+
+const VmmIoEvents *
+vmm_vm_ioeventfd_get_ioevents(VmmVm *self)
+{
+	return self->ioeventfd.notifier != NULL ? &self->ioeventfd.ioevents : NULL;
 }
 
 /* Said when the guest starts, not before: a worker that fails earlier says only why. */
 void
 vmm_vm_ioeventfd_start(VmmVm *self)
 {
-	if (self->notifier == NULL) {
-		vmm_message("virtio notifications: on vCPU exits (%s)", self->no_ioeventfd_reason);
+	if (self->ioeventfd.notifier == NULL) {
+		vmm_message("virtio notifications: on vCPU exits (%s)",
+			    self->ioeventfd.unavailable);
 		return;
 	}
-	vmm_notifier_start(self->notifier);
+	vmm_notifier_start(self->ioeventfd.notifier);
 	vmm_debug("virtio notifications: ioeventfd%s",
-		  self->ioeventfd_any_length ? " (any write width)" : "");
+		  self->ioeventfd.any_length ? " (any write width)" : "");
 }
 
 void
 vmm_vm_ioeventfd_stop(VmmVm *self)
 {
-	if (self->notifier != NULL)
-		vmm_notifier_stop(self->notifier);
+	if (self->ioeventfd.notifier != NULL)
+		vmm_notifier_stop(self->ioeventfd.notifier);
 }
 
 void
 vmm_vm_ioeventfd_flush(VmmVm *self)
 {
-	if (self->notifier != NULL)
-		vmm_notifier_flush(self->notifier);
+	if (self->ioeventfd.notifier != NULL)
+		vmm_notifier_flush(self->ioeventfd.notifier);
 }
 
 void
 vmm_vm_ioeventfd_dispatch_pending(VmmVm *self)
 {
-	if (self->notifier != NULL)
-		vmm_notifier_dispatch_pending(self->notifier);
+	if (self->ioeventfd.notifier != NULL)
+		vmm_notifier_dispatch_pending(self->ioeventfd.notifier);
 }
 
 /* After the devices: they remove their ioeventfds as they go. */
 void
 vmm_vm_ioeventfd_free(VmmVm *self)
 {
-	vmm_clear_pointer(&self->notifier, vmm_notifier_free);
-	vmm_clear_pointer(&self->no_ioeventfd_reason, free);
+	vmm_clear_pointer(&self->ioeventfd.notifier, vmm_notifier_free);
+	vmm_clear_pointer(&self->ioeventfd.unavailable, free);
 }
 
 void
@@ -169,9 +175,8 @@ vmm_vm_log_notify_counts(VmmVm *self)
 {
 	uint64_t on_exits = 0, through_ioeventfd = 0;
 
-	if (self->balloon_transport != NULL)
-		vmm_virtio_pci_get_notify_counts(
-			self->balloon_transport, &on_exits, &through_ioeventfd);
+	if (self->devices != NULL)
+		vmm_devices_get_notify_counts(self->devices, &on_exits, &through_ioeventfd);
 	vmm_debug("virtio notifications: %" PRIu64 " through ioeventfd, %" PRIu64 " on vCPU exits",
 		  through_ioeventfd,
 		  on_exits);

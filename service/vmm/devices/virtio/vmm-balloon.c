@@ -513,6 +513,14 @@ vmm_balloon_free(VmmBalloon *self)
 }
 
 void
+vmm_balloon_set_listener(VmmBalloon *self, const VmmBalloonListener *listener)
+{
+	lock(self);
+	self->listener = listener != NULL ? *listener : (VmmBalloonListener){0};
+	unlock(self);
+}
+
+void
 vmm_balloon_set_target(VmmBalloon *self, uint64_t bytes)
 {
 	uint64_t pages = VMM_MIN(bytes / VMM_PAGE_SIZE, vmm_memory_page_count(self->memory));

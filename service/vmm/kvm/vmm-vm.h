@@ -6,7 +6,7 @@
 #pragma once
 
 #include "vmm-balloon.h"
-#include "vmm-bus.h"
+#include "vmm-devices.h"
 #include "vmm-loop.h"
 #include "vmm-memory.h"
 
@@ -18,10 +18,7 @@ typedef struct {
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline;
-	const char *console_log;
-	uint64_t console_log_limit;
-	VmmBalloonFeatures balloon;
-	uint64_t balloon_target;
+	VmmDevicesConfig devices;
 } VmmConfig;
 
 typedef enum {
@@ -59,8 +56,8 @@ void vmm_vm_resume(VmmVm *self);
 void vmm_vm_stop(VmmVm *self, const char *reason);
 void vmm_vm_power_off(VmmVm *self, const char *reason);
 VmmVmState vmm_vm_get_state(VmmVm *self);
+/* The devices' balloon: vmm_balloon_set_listener() on it says who hears from it. */
 VmmBalloon *vmm_vm_get_balloon(VmmVm *self);
-void vmm_vm_set_balloon_listener(VmmVm *self, const VmmBalloonListener *listener);
 VmmMemory *vmm_vm_get_memory(VmmVm *self);
 
 /* For device models, which run on vCPU threads and the notifier thread. */

@@ -15,16 +15,16 @@
 bool
 vmm_vm_start(VmmVm *self, VmmLoop *loop, VmmStoppedFunc stopped, void *user_data, VmmError **error)
 {
-	if (self->state != VMM_VM_CREATED)
+	if (self->run.state != VMM_VM_CREATED)
 		return vmm_set_error_literal(error, EIO, "The VM has been started already");
-	self->loop = loop;
-	self->stopped = stopped;
-	self->stopped_data = user_data;
+	self->run.loop = loop;
+	self->run.stopped = stopped;
+	self->run.stopped_data = user_data;
 	vmm_vcpu_install_kick_handler();
-	pthread_mutex_lock(&self->lock);
-	self->state = VMM_VM_RUNNING;
-	self->vcpus_running = self->n_vcpus;
-	pthread_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->run.lock);
+	self->run.state = VMM_VM_RUNNING;
+	self->run.vcpus_running = self->n_vcpus;
+	pthread_mutex_unlock(&self->run.lock);
 	vmm_vm_ioeventfd_start(self);
 	vmm_vm_irqfd_log_start(self);
 	for (unsigned i = 0; i < self->n_vcpus; i++)
@@ -46,55 +46,55 @@ kick_all(VmmVm *self)
 void
 vmm_vm_pause(VmmVm *self)
 {
-	pthread_mutex_lock(&self->lock);
-	if (self->state != VMM_VM_RUNNING) {
-		pthread_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->run.lock);
+	if (self->run.state != VMM_VM_RUNNING) {
+		pthread_mutex_unlock(&self->run.lock);
 		return;
 	}
-	__atomic_store_n(&self->pause_requested, true, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&self->cond);
-	pthread_mutex_unlock(&self->lock);
+	__atomic_store_n(&self->run.pause_requested, true, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&self->run.cond);
+	pthread_mutex_unlock(&self->run.lock);
 	kick_all(self);
-	pthread_mutex_lock(&self->lock);
-	while (self->vcpus_paused < self->vcpus_running)
-		pthread_cond_wait(&self->cond, &self->lock);
-	if (self->state == VMM_VM_RUNNING)
-		self->state = VMM_VM_PAUSED;
-	pthread_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->run.lock);
+	while (self->run.vcpus_paused < self->run.vcpus_running)
+		pthread_cond_wait(&self->run.cond, &self->run.lock);
+	if (self->run.state == VMM_VM_RUNNING)
+		self->run.state = VMM_VM_PAUSED;
+	pthread_mutex_unlock(&self->run.lock);
 	vmm_vm_ioeventfd_flush(self);
 }
 
 void
 vmm_vm_resume(VmmVm *self)
 {
-	pthread_mutex_lock(&self->lock);
-	if (self->state == VMM_VM_PAUSED) {
-		self->state = VMM_VM_RUNNING;
-		__atomic_store_n(&self->pause_requested, false, __ATOMIC_SEQ_CST);
-		pthread_cond_broadcast(&self->cond);
+	pthread_mutex_lock(&self->run.lock);
+	if (self->run.state == VMM_VM_PAUSED) {
+		self->run.state = VMM_VM_RUNNING;
+		__atomic_store_n(&self->run.pause_requested, false, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&self->run.cond);
 	}
-	pthread_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->run.lock);
 }
 
 void
 vmm_vm_vcpu_park_if_paused(VmmVm *self)
 {
-	if (!__atomic_load_n(&self->pause_requested, __ATOMIC_SEQ_CST))
+	if (!__atomic_load_n(&self->run.pause_requested, __ATOMIC_SEQ_CST))
 		return;
-	pthread_mutex_lock(&self->lock);
-	self->vcpus_paused++;
-	pthread_cond_broadcast(&self->cond);
-	while (__atomic_load_n(&self->pause_requested, __ATOMIC_SEQ_CST) &&
-	       !__atomic_load_n(&self->stop_requested, __ATOMIC_SEQ_CST))
-		pthread_cond_wait(&self->cond, &self->lock);
-	self->vcpus_paused--;
-	pthread_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->run.lock);
+	self->run.vcpus_paused++;
+	pthread_cond_broadcast(&self->run.cond);
+	while (__atomic_load_n(&self->run.pause_requested, __ATOMIC_SEQ_CST) &&
+	       !__atomic_load_n(&self->run.stop_requested, __ATOMIC_SEQ_CST))
+		pthread_cond_wait(&self->run.cond, &self->run.lock);
+	self->run.vcpus_paused--;
+	pthread_mutex_unlock(&self->run.lock);
 }
 
 bool
 vmm_vm_should_stop(VmmVm *self)
 {
-	return __atomic_load_n(&self->stop_requested, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&self->run.stop_requested, __ATOMIC_SEQ_CST);
 }
 
 static void
@@ -106,8 +106,8 @@ report_stopped(void *data)
 	vmm_vm_ioeventfd_stop(self);
 	vmm_vm_log_notify_counts(self);
 	vmm_vm_irqfd_log_counts(self);
-	if (self->stopped != NULL)
-		self->stopped(self, &self->stop_info, self->stopped_data);
+	if (self->run.stopped != NULL)
+		self->run.stopped(self, &self->run.stop_info, self->run.stopped_data);
 }
 
 /*
@@ -118,23 +118,23 @@ report_stopped(void *data)
 static void
 schedule_report(VmmVm *self)
 {
-	vmm_loop_invoke(self->loop, report_stopped, self);
+	vmm_loop_invoke(self->run.loop, report_stopped, self);
 }
 
 /* The first reason given is the one reported. */
 static void
 request_stop(VmmVm *self, bool requested, bool guest_exited, int status, const char *reason)
 {
-	pthread_mutex_lock(&self->lock);
-	if (!__atomic_load_n(&self->stop_requested, __ATOMIC_SEQ_CST)) {
-		self->stop_info.requested = requested;
-		self->stop_info.guest_exited = guest_exited;
-		self->stop_info.exit_status = status;
-		self->stop_info.reason = vmm_strdup(reason);
-		__atomic_store_n(&self->stop_requested, true, __ATOMIC_SEQ_CST);
-		pthread_cond_broadcast(&self->cond);
+	pthread_mutex_lock(&self->run.lock);
+	if (!__atomic_load_n(&self->run.stop_requested, __ATOMIC_SEQ_CST)) {
+		self->run.stop_info.requested = requested;
+		self->run.stop_info.guest_exited = guest_exited;
+		self->run.stop_info.exit_status = status;
+		self->run.stop_info.reason = vmm_strdup(reason);
+		__atomic_store_n(&self->run.stop_requested, true, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&self->run.cond);
 	}
-	pthread_mutex_unlock(&self->lock);
+	pthread_mutex_unlock(&self->run.lock);
 	kick_all(self);
 }
 
@@ -161,22 +161,22 @@ vmm_vm_guest_exit(VmmVm *self, int status)
 void
 vmm_vm_vcpu_exited(VmmVm *self, VmmVcpu *vcpu)
 {
-	pthread_mutex_lock(&self->lock);
-	if (--self->vcpus_running == 0) {
-		self->state = VMM_VM_STOPPED;
+	pthread_mutex_lock(&self->run.lock);
+	if (--self->run.vcpus_running == 0) {
+		self->run.state = VMM_VM_STOPPED;
 		schedule_report(self);
 	}
-	pthread_cond_broadcast(&self->cond);
-	pthread_mutex_unlock(&self->lock);
+	pthread_cond_broadcast(&self->run.cond);
+	pthread_mutex_unlock(&self->run.lock);
 }
 
 void
 vmm_vm_guest_event(VmmVm *self)
 {
-	pthread_mutex_lock(&self->lock);
-	self->event++;
-	pthread_cond_broadcast(&self->cond);
-	pthread_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->run.lock);
+	self->run.event++;
+	pthread_cond_broadcast(&self->run.cond);
+	pthread_mutex_unlock(&self->run.lock);
 }
 
 /* The idle port: sleep until an event this vCPU has not seen, the timeout, or a pause/stop. */
@@ -196,17 +196,17 @@ vmm_vm_idle(VmmVm *self, uint32_t timeout_us)
 	 * switches through the notifier thread.
 	 */
 	vmm_vm_ioeventfd_dispatch_pending(self);
-	pthread_mutex_lock(&self->lock);
-	while (vcpu->seen_event == self->event &&
-	       !__atomic_load_n(&self->pause_requested, __ATOMIC_SEQ_CST) &&
-	       !__atomic_load_n(&self->stop_requested, __ATOMIC_SEQ_CST)) {
+	pthread_mutex_lock(&self->run.lock);
+	while (vcpu->seen_event == self->run.event &&
+	       !__atomic_load_n(&self->run.pause_requested, __ATOMIC_SEQ_CST) &&
+	       !__atomic_load_n(&self->run.stop_requested, __ATOMIC_SEQ_CST)) {
 		if (timeout_us == 0)
-			pthread_cond_wait(&self->cond, &self->lock);
-		else if (!vmm_cond_wait_until(&self->cond, &self->lock, deadline))
+			pthread_cond_wait(&self->run.cond, &self->run.lock);
+		else if (!vmm_cond_wait_until(&self->run.cond, &self->run.lock, deadline))
 			break;
 	}
-	vcpu->seen_event = self->event;
-	pthread_mutex_unlock(&self->lock);
+	vcpu->seen_event = self->run.event;
+	pthread_mutex_unlock(&self->run.lock);
 }
 
 VmmVmState
@@ -214,24 +214,16 @@ vmm_vm_get_state(VmmVm *self)
 {
 	VmmVmState state;
 
-	pthread_mutex_lock(&self->lock);
-	state = self->state;
-	pthread_mutex_unlock(&self->lock);
+	pthread_mutex_lock(&self->run.lock);
+	state = self->run.state;
+	pthread_mutex_unlock(&self->run.lock);
 	return state;
 }
 
 VmmBalloon *
 vmm_vm_get_balloon(VmmVm *self)
 {
-	return self->balloon;
-}
-
-/* Before vmm_vm_start() only: the vCPU threads read it unlocked. */
-void
-vmm_vm_set_balloon_listener(VmmVm *self, const VmmBalloonListener *listener)
-{
-	vmm_return_if_fail(self->state == VMM_VM_CREATED);
-	self->balloon_listener = *listener;
+	return vmm_devices_get_balloon(self->devices);
 }
 
 VmmMemory *

@@ -64,6 +64,13 @@ VmmBalloon *vmm_balloon_new(VmmMemory *memory,
 void vmm_balloon_free(VmmBalloon *self);
 VMM_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmBalloon, vmm_balloon_free)
 
+/*
+ * Who the balloon reports to from now on (@listener is copied; NULL: nobody).
+ * Taken under the transport's lock, so it may be called at any time, also
+ * while vCPUs run, except from inside a listener callback.
+ */
+void vmm_balloon_set_listener(VmmBalloon *self, const VmmBalloonListener *listener);
+
 /* What a transport needs to carry the balloon (device id 5). */
 const VmmVirtioDeviceOps *vmm_balloon_get_ops(void);
 
