@@ -13,14 +13,16 @@
  * Input: byte 0 balloon features (bit 0 stats, bit 1 reporting), byte 1 queue
  * size (log2), byte 2 which queues to kick, the rest copied to guest address 0.
  *
- * Built with libFuzzer (clang, -Dfuzzing=true) it is a fuzz target; otherwise
- * its main() runs the entry point over every file of the directories given.
+ * Seeds: corpus/virtqueue/, written by make-virtqueue-corpus.py. Built with
+ * libFuzzer (clang, -Dfuzzing=true) it is a fuzz target; otherwise
+ * fuzz-replay.c runs it over every file of the directories given.
  */
 
 #include "config.h"
 
 #include <string.h>
 
+#include "fuzz.h"
 #include "vmm-test-error.h"
 #include "vmm-balloon.h"
 #include "vmm-test-driver.h"
@@ -32,8 +34,6 @@
 #define USED_OFFSET 0x2000
 #define N_QUEUES 4
 #define VERSION_1 (G_GUINT64_CONSTANT(1) << 32)
-
-int LLVMFuzzerTestOneInput(const guint8 *data, gsize size);
 
 typedef struct {
 	VmmMemory *memory;
@@ -132,7 +132,7 @@ run_balloon(Machine *machine, guint8 features, guint16 queue_size, guint8 kicks)
 }
 
 int
-LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Machine *machine = machine_get();
 	guint16 queue_size;
@@ -146,42 +146,3 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 	run_balloon(machine, data[0], queue_size, data[2]);
 	return 0;
 }
-
-#ifndef VBOXMEM_LIBFUZZER
-static void
-run_file(const gchar *path)
-{
-	g_autofree gchar *contents = NULL;
-	gsize length;
-	g_autoptr(GError) error = NULL;
-
-	if (!g_file_get_contents(path, &contents, &length, &error))
-		g_error("%s", error->message);
-	LLVMFuzzerTestOneInput((const guint8 *)contents, length);
-	g_print("ok %s\n", path);
-}
-
-int
-main(int argc, char **argv)
-{
-	guint runs = 0;
-
-	for (int i = 1; i < argc; i++) {
-		g_autoptr(GDir) dir = g_dir_open(argv[i], 0, NULL);
-		const gchar *name;
-		if (dir == NULL) {
-			run_file(argv[i]);
-			runs++;
-			continue;
-		}
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *path = g_build_filename(argv[i], name, NULL);
-			run_file(path);
-			runs++;
-		}
-	}
-	if (runs == 0)
-		g_error("No corpus files given");
-	return 0;
-}
-#endif

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Writes the seed inputs of fuzz-virtqueue into corpus/ (see the input format there).
+# Writes the seed inputs of fuzz-virtqueue into corpus/virtqueue/ (input format: fuzz-virtqueue.c).
 import os
 import random
 import struct
@@ -98,7 +98,7 @@ def seeds():
 
 
 def main():
-    directory = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
+    directory = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus', 'virtqueue')
     os.makedirs(directory, exist_ok=True)
     for name, guest in seeds():
         with open(os.path.join(directory, name), 'wb') as f:

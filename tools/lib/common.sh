@@ -13,6 +13,7 @@ readonly VBOXMEM_DEBIAN_PACKAGES=(
 	python3-gi gir1.2-glib-2.0
 	libxml2-utils gettext clang-format util-linux passwd
 	musl-tools linux-libc-dev qemu-system-x86 procps lz4
+	clang libclang-rt-dev
 )
 
 # The unprivileged user vboxmem-vm runs as (also created by the install: data/vboxmem.sysusers).
@@ -85,14 +86,28 @@ vbm_create_service_user() {
 	echo "Service user: $(id "$VBOXMEM_SERVICE_USER")"
 }
 
-# vbm_build DIR [MESON_OPTION]...: configures (or reconfigures) and builds DIR.
+# vbm_build [--cc CC] [--target TARGET]... DIR [MESON_OPTION]...: configures (or
+# reconfigures) and builds DIR. --cc is the C compiler of a new DIR (meson keeps
+# the one an existing DIR was set up with); --target builds only that ninja target
+# (a path in DIR, e.g. tests/fuzz/fuzz-elf) instead of everything.
 vbm_build() {
+	local cc="" targets=()
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--cc) cc=$2 ;;
+		--target) targets+=("$2") ;;
+		*) break ;;
+		esac
+		shift 2
+	done
 	local dir=$1
 	shift
 	if [[ -f $dir/build.ninja ]]; then
 		meson setup --reconfigure "$dir" "$VBOXMEM_SOURCE_DIR" "$@"
+	elif [[ -n $cc ]]; then
+		CC=$cc meson setup "$dir" "$VBOXMEM_SOURCE_DIR" "$@"
 	else
 		meson setup "$dir" "$VBOXMEM_SOURCE_DIR" "$@"
 	fi
-	ninja -C "$dir"
+	ninja -C "$dir" "${targets[@]}"
 }
