@@ -342,6 +342,8 @@ control_authorized(gpointer target,
 {
 	const gchar *method = g_dbus_method_invocation_get_method_name(invocation);
 
+	if (vmd_machine_return_if_unregistered(VMD_MACHINE(target), invocation))
+		return;
 	for (guint i = 0; i < G_N_ELEMENTS(control_methods); i++) {
 		if (g_strcmp0(control_methods[i].method, method) == 0) {
 			g_debug("%s of machine %s by uid %u",

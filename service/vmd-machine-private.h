@@ -21,6 +21,7 @@ struct _VmdMachine {
 	VmdStore *store;
 	VmdAuthority *authority;
 	VboxmemMachineState state;
+	gboolean unregistered; /* an answer from polkit may still arrive for it */
 	VbmGdbusObjectSkeleton *object;
 	VbmGdbusMachine *machine_iface;
 	VbmGdbusBalloon *balloon_iface;
@@ -38,6 +39,7 @@ struct _VmdMachine {
 
 void vmd_machine_publish_guest_stats(VmdMachine *self, GVariant *stats, gint64 updated);
 gboolean vmd_machine_check_stopped(VmdMachine *self, GError **error);
+gboolean vmd_machine_return_if_unregistered(VmdMachine *self, GDBusMethodInvocation *invocation);
 gboolean vmd_machine_check_no_options(GVariant *options, GError **error);
 gboolean vmd_machine_return_if_error(GDBusMethodInvocation *invocation, GError *error);
 void vmd_machine_connect_control_handlers(VmdMachine *self);

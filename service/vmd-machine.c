@@ -76,6 +76,23 @@ vmd_machine_check_stopped(VmdMachine *self, GError **error)
 	return FALSE;
 }
 
+/*
+ * What runs once polkit answered checks first that the machine still
+ * exists: an Unregister may have been authorized in the meantime.
+ */
+gboolean
+vmd_machine_return_if_unregistered(VmdMachine *self, GDBusMethodInvocation *invocation)
+{
+	if (!self->unregistered)
+		return FALSE;
+	g_dbus_method_invocation_return_error(invocation,
+					      VBOXMEM_ERROR,
+					      VBOXMEM_ERROR_NO_SUCH_MACHINE,
+					      "Machine '%s' was unregistered",
+					      self->settings->name);
+	return TRUE;
+}
+
 /* No method defines options yet; refusing unknown ones keeps them free to define later. */
 gboolean
 vmd_machine_check_no_options(GVariant *options, GError **error)
@@ -125,6 +142,8 @@ modify_authorized(gpointer target,
 	g_autoptr(GError) error = NULL;
 
 	/* Checked again: the state or the settings may have changed while polkit was asked. */
+	if (vmd_machine_return_if_unregistered(self, invocation))
+		return;
 	if (vmd_machine_check_stopped(self, &error))
 		updated = settings_with_changes(self, changes, &error);
 	if (updated != NULL)
@@ -168,10 +187,13 @@ unregister_authorized(gpointer target,
 	VmdMachine *self = VMD_MACHINE(target);
 	g_autoptr(GError) error = NULL;
 
+	if (vmd_machine_return_if_unregistered(self, invocation))
+		return;
 	if (vmd_machine_check_stopped(self, &error))
 		vmd_store_delete(self->store, self->settings->name, &error);
 	if (vmd_machine_return_if_error(invocation, error))
 		return;
+	self->unregistered = TRUE;
 	g_debug("Machine %s unregistered by uid %u", self->settings->name, caller_uid);
 	vmd_store_remove_console_log(self->store, self->settings->name);
 	g_signal_emit(self, signals[SIGNAL_UNREGISTERED], 0);
@@ -257,10 +279,13 @@ read_console_log_authorized(gpointer target,
 			    guint32 caller_uid)
 {
 	VmdMachine *self = VMD_MACHINE(target);
-	g_autofree gchar *path =
-		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
-	g_autofree gchar *log = read_log_tail(path, g_variant_get_uint64(max_bytes));
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *log = NULL;
 
+	if (vmd_machine_return_if_unregistered(self, invocation))
+		return;
+	path = vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
+	log = read_log_tail(path, g_variant_get_uint64(max_bytes));
 	vbm_gdbus_machine_complete_read_console_log(self->machine_iface, invocation, log);
 }
 
