@@ -189,7 +189,7 @@ refuse(VmdWorker *self, const gchar *format, ...)
 static void
 take_ready(VmdWorker *self, const VmpReady *ready)
 {
-	g_autoptr(GTask) task = g_steal_pointer(&self->spawn_task);
+	g_autoptr(GTask) task = NULL;
 
 	if (ready->version != VMP_VERSION || ready->memory_size != self->memory_size ||
 	    ready->n_vcpus != self->cpus || ready->balloon_target != self->balloon_target) {
@@ -205,6 +205,7 @@ take_ready(VmdWorker *self, const VmpReady *ready)
 	self->ready = TRUE;
 	self->balloon.target = ready->balloon_target;
 	g_clear_handle_id(&self->start_timeout, g_source_remove);
+	task = g_steal_pointer(&self->spawn_task);
 	if (task != NULL)
 		g_task_return_pointer(task, g_object_ref(self), g_object_unref);
 }

@@ -101,8 +101,8 @@ static const VmpField stopped_fields[] = {
 };
 
 #define KIND(id, sender, has_id, fields)                                                           \
-	[id] = {#id + 9, sender, has_id, 0, fields, N_ELEMENTS(fields)}
-#define EMPTY(id, sender) [id] = {#id + 9, sender, true, 0, NULL, 0}
+	[id] = {&#id[9], sender, has_id, 0, fields, N_ELEMENTS(fields)}
+#define EMPTY(id, sender) [id] = {&#id[9], sender, true, 0, NULL, 0}
 
 static const VmpKindInfo kinds[] = {
 	KIND(VMP_KIND_HELLO, VMP_FROM_DAEMON, false, hello_fields),
