@@ -22,8 +22,44 @@ vmm_log_set_handler(VmmLogHandler handler, void *user_data)
 
 static const char *const level_prefixes[] = {"", "warning: ", "debug: "};
 
+/*
+ * A guest can make the worker warn at will (a virtio reset, a bad buffer):
+ * at most VMM_LOG_LINES_PER_SECOND lines a second are written, the rest are
+ * counted and reported as one line once the next second starts.
+ */
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t window_start_us;
+static unsigned lines_in_window;
+static unsigned suppressed;
+
+static void write_line(VmmLogLevel level, const char *format, ...) VMM_PRINTF(2, 3);
+
+/* Returns whether a line may be written now, and how many were dropped before it. */
+static bool
+take_rate(unsigned *dropped)
+{
+	int64_t now = vmm_monotonic_us();
+	bool allowed;
+
+	pthread_mutex_lock(&rate_lock);
+	*dropped = 0;
+	if (now - window_start_us >= 1000000) {
+		window_start_us = now;
+		lines_in_window = 0;
+		*dropped = suppressed;
+		suppressed = 0;
+	}
+	allowed = lines_in_window < VMM_LOG_LINES_PER_SECOND;
+	if (allowed)
+		lines_in_window++;
+	else
+		suppressed++;
+	pthread_mutex_unlock(&rate_lock);
+	return allowed;
+}
+
 static void
-log_line(VmmLogLevel level, const char *format, va_list args)
+emit_line(VmmLogLevel level, const char *format, va_list args)
 {
 	char line[1024];
 	int prefix;
@@ -42,6 +78,28 @@ log_line(VmmLogLevel level, const char *format, va_list args)
 	/* One write per line, so that lines of different threads never interleave. */
 	if (write(STDERR_FILENO, line, length) < 0)
 		return;
+}
+
+static void
+write_line(VmmLogLevel level, const char *format, ...)
+{
+	va_list args;
+
+	va_start(args, format);
+	emit_line(level, format, args);
+	va_end(args);
+}
+
+static void
+log_line(VmmLogLevel level, const char *format, va_list args)
+{
+	unsigned dropped;
+	bool allowed = take_rate(&dropped);
+
+	if (dropped > 0)
+		write_line(VMM_LOG_WARNING, "%u more lines not logged", dropped);
+	if (allowed)
+		emit_line(level, format, args);
 }
 
 static bool

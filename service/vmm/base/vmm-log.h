@@ -11,8 +11,11 @@
  * The worker's log: one line per event on standard error, "vboxmem-vm: ..."
  * (vboxmemd logs each line under the machine's name). Debug lines appear
  * when VBOXMEM_VM_DEBUG is set to anything but 0, or G_MESSAGES_DEBUG names
- * vboxmem-vm or all, as for GLib programs.
+ * vboxmem-vm or all, as for GLib programs. At most VMM_LOG_LINES_PER_SECOND
+ * lines are written a second; the others are counted in the next line.
  */
+#define VMM_LOG_LINES_PER_SECOND 20
+
 void vmm_message(const char *format, ...) VMM_PRINTF(1, 2);
 void vmm_warning(const char *format, ...) VMM_PRINTF(1, 2);
 void vmm_debug(const char *format, ...) VMM_PRINTF(1, 2);
