@@ -473,6 +473,41 @@ test_free_page_reporting(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(vmm_balloon_get_actual(fx->balloon), ==, 0);
 }
 
+typedef struct {
+	Fixture *fx;
+	guint reports;
+} Republisher;
+
+/* A guest on another vCPU that hands the buffer back as soon as it is returned. */
+static void
+republish_report(gpointer user_data, guint64 bytes)
+{
+	Republisher *guest = user_data;
+	const TestBuffer buffer = {PAGES_BASE, VMM_PAGE_SIZE, TRUE};
+
+	if (++guest->reports < 4 * VMM_BALLOON_QUEUE_SIZE)
+		test_ring_post(&guest->fx->rings[3], &buffer, 1);
+}
+
+/* One notification handles at most a queue's worth, so the worker's main loop is not starved. */
+static void
+test_notification_bounded(Fixture *fx, gconstpointer user_data)
+{
+	Republisher guest = {fx, 0};
+	const VmmBalloonListener listener = {NULL, NULL, republish_report, &guest};
+	const TestBuffer buffer = {PAGES_BASE, VMM_PAGE_SIZE, TRUE};
+
+	bring_up(fx, F_STATS | F_REPORTING);
+	driver_ok(fx);
+	vmm_balloon_set_listener(fx->balloon, &listener);
+	test_ring_post(&fx->rings[3], &buffer, 1);
+	test_virtio_notify(&fx->driver, 3);
+	g_assert_cmpuint(guest.reports, ==, VMM_BALLOON_QUEUE_SIZE);
+	/* What is left is handled at the next notification. */
+	test_virtio_notify(&fx->driver, 3);
+	g_assert_cmpuint(guest.reports, ==, 2 * VMM_BALLOON_QUEUE_SIZE);
+}
+
 static void
 test_reporting_queue_index(Fixture *fx, gconstpointer user_data)
 {
@@ -582,6 +617,7 @@ main(int argc, char **argv)
 	ADD("/balloon/stats-not-negotiated", test_stats_not_negotiated);
 	ADD("/balloon/free-page-reporting", test_free_page_reporting);
 	ADD("/balloon/reporting-queue-index", test_reporting_queue_index);
+	ADD("/balloon/notification-bounded", test_notification_bounded);
 	ADD("/balloon/reporting-unaligned", test_reporting_unaligned);
 	ADD("/balloon/reset-empties-balloon", test_reset_empties_balloon);
 	ADD("/balloon/legacy-driver", test_legacy_driver);

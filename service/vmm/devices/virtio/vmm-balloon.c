@@ -289,16 +289,30 @@ give_up(VmmBalloon *self, unsigned queue_index, VmmError *error)
 	vmm_virtio_set_needs_reset(self->transport, reason);
 }
 
-/* Handles and returns every available chain; false once the device needs a reset. */
+/*
+ * A guest can publish buffers as fast as they are returned: one notification
+ * handles at most a queue's worth of chains, so that the transport's lock is
+ * released and the worker's main loop gets its turn. The rest waits for the
+ * next notification.
+ */
+static bool
+within_budget(VmmVirtqueue *queue, unsigned *handled)
+{
+	return (*handled)++ < vmm_virtqueue_get_size(queue);
+}
+
+/* Handles and returns the available chains; false once the device needs a reset. */
 static bool
 drain(VmmBalloon *self, unsigned queue_index, ChainHandler handle)
 {
 	VmmVirtqueue *queue;
 	VmmVirtqChain chain;
+	unsigned handled = 0;
 	bool used = false;
 	bool ok = true;
 
-	while (ok && (queue = vmm_virtio_get_queue(self->transport, queue_index)) != NULL) {
+	while (ok && (queue = vmm_virtio_get_queue(self->transport, queue_index)) != NULL &&
+	       within_budget(queue, &handled)) {
 		vmm_autoptr(VmmError) error = NULL;
 		VmmVirtqPop popped = vmm_virtqueue_pop(queue, &chain, &error);
 		if (popped == VMM_VIRTQ_EMPTY)
@@ -337,8 +351,10 @@ drain_stats(VmmBalloon *self)
 {
 	VmmVirtqueue *queue;
 	VmmVirtqChain chain;
+	unsigned handled = 0;
 
-	while ((queue = vmm_virtio_get_queue(self->transport, self->stats_queue)) != NULL) {
+	while ((queue = vmm_virtio_get_queue(self->transport, self->stats_queue)) != NULL &&
+	       within_budget(queue, &handled)) {
 		vmm_autoptr(VmmError) error = NULL;
 		VmmVirtqPop popped = vmm_virtqueue_pop(queue, &chain, &error);
 		if (popped == VMM_VIRTQ_EMPTY)
