@@ -5,7 +5,7 @@ A 2048 MiB test guest runs `alloc:1900M:seed=1,free:all`: it writes 1900 MiB and
 it, so those pages are resident on the host but free in the guest. Then the balloon is
 set so that the guest keeps 512 MiB:
 
-    vboxmem-vm: SetBalloonTarget(1536 MiB)   (the size taken from the guest)
+    vboxmem-vm: SET_BALLOON_TARGET 1536 MiB  (the size taken from the guest)
     QEMU:       QMP balloon value=512 MiB    (the size the guest keeps)
 
 and the VMM process's VmRSS (/proc/PID/status) is sampled every SAMPLE_S seconds until
@@ -56,9 +56,10 @@ def _measure(vm, request, check):
         if int(m.group(1)):
             raise vb.BenchError(vm.describe_failure("the guest's workload failed"))
         alloc = vm.console.find(ALLOC_RE)
-        # Connect the control channel now, not inside the timed window.
+        # Connect the control channel now, not inside the timed window (the worker's
+        # is connected from its start: its READY came before its guest booted).
         if isinstance(vm, vb.VboxmemVm):
-            vm.worker().get("State")
+            vm.worker().query_state()
         else:
             vm.qmp().execute("query-status")
         time.sleep(SETTLE_S)
@@ -108,10 +109,10 @@ def _vboxmem_request(vm):
 
 
 def _vboxmem_check(vm):
-    got = vm.worker().get("BalloonActual")
+    got = vm.worker().query_state()["BALLOON"]["actual"]
     if got != BALLOON_MIB * vb.MIB:
-        raise vb.BenchError(f"vboxmem-vm: BalloonActual is {got}, not {BALLOON_MIB * vb.MIB}")
-    return f"BalloonActual={got // vb.MIB} MiB"
+        raise vb.BenchError(f"vboxmem-vm: balloon actual is {got}, not {BALLOON_MIB * vb.MIB}")
+    return f"balloon actual={got // vb.MIB} MiB"
 
 
 def _qemu_request(vm):

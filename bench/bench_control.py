@@ -70,15 +70,8 @@ SETTLE_BOUND_S = 15.0  # the balloons reaching the last target after the measure
 CALL_TIMEOUT_MS = 15000
 CHILD_BOUND_S = 170.0  # the whole bench under tools/with-system-bus
 
-BUS_NAME = "org.vboxmem.VBoxMem1"
-ROOT_PATH = "/org/vboxmem/VBoxMem1"
-MANAGER_PATH = ROOT_PATH + "/Manager"
-MANAGER_IFACE = BUS_NAME + ".Manager"
-MACHINE_IFACE = BUS_NAME + ".Machine"
-BALLOON_IFACE = BUS_NAME + ".Balloon"
-PROPS_IFACE = "org.freedesktop.DBus.Properties"
-WITH_SYSTEM_BUS = os.path.join(vb.REPO, "tools", "with-system-bus")
-PYTHON = "/usr/bin/python3"  # the system's, which has PyGObject
+WITH_SYSTEM_BUS = vb.paths.WITH_SYSTEM_BUS
+PYTHON = vb.paths.PYTHON_GI  # the system's, which has PyGObject
 
 
 def under_bus():
@@ -94,87 +87,65 @@ def pct(values, p):
 # ---------------------------------------------------------------- vboxmemd side
 
 
-class Daemon:
-    """One Gio connection to the system bus, calling vboxmemd synchronously."""
+def _daemon():
+    """A Daemon: imported here, since it needs PyGObject, which only the child run under
+    tools/with-system-bus (/usr/bin/python3) has to have."""
+    from vboxmem_harness import daemon as dbus
 
-    def __init__(self):
-        import gi
+    class Daemon(dbus.Client):
+        """One private Gio connection to the system bus, calling vboxmemd synchronously.
+        The timed calls take the reply as a GVariant, not unpacked into Python objects
+        (PyGObject's unpack() of QueryMetrics' 64-entry reply alone takes ~0.85 ms here,
+        a cost of this client, not of the round trip)."""
 
-        gi.require_version("Gio", "2.0")
-        from gi.repository import Gio, GLib
+        def __init__(self):
+            super().__init__(private=True, timeout_ms=CALL_TIMEOUT_MS)
+            self.GLib = dbus.GLib
 
-        self.Gio, self.GLib = Gio, GLib
-        address = Gio.dbus_address_get_for_bus_sync(Gio.BusType.SYSTEM, None)
-        self.conn = Gio.DBusConnection.new_for_address_sync(
-            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
-            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        def call_raw(self, dest, path, iface, method, params, unpack=True):
+            try:
+                return super().call_raw(dest, path, iface, method, params, unpack)
+            except dbus.DBusError as e:
+                raise vb.BenchError(f"vboxmemd {iface.rsplit('.', 1)[-1]}.{method}: {e.name}: "
+                                    f"{e.message}") from None
 
-    def call(self, path, iface, method, signature=None, args=(), unpack=True):
-        """The reply unpacked into Python objects, or with unpack=False as the GVariant
-        (what the timed calls use: PyGObject's unpack() of QueryMetrics' 64-entry reply
-        alone takes ~0.85 ms here, a cost of this client, not of the round trip)."""
-        params = self.GLib.Variant(signature, tuple(args)) if signature else None
-        try:
-            reply = self.conn.call_sync(BUS_NAME, path, iface, method, params, None,
-                                        self.Gio.DBusCallFlags.NONE, CALL_TIMEOUT_MS, None)
-        except self.GLib.Error as e:
-            name = self.Gio.DBusError.get_remote_error(e) or f"{e.domain}:{e.code}"
-            raise vb.BenchError(f"vboxmemd {iface.rsplit('.', 1)[-1]}.{method}: {name}: "
-                                f"{e.message}") from None
-        return reply.unpack() if unpack and reply is not None else reply
+        def create(self, name):
+            return self.create_machine(name, MemorySize=VM_MIB * vb.MIB, CommandLine=CMDLINE)
 
-    def get(self, path, iface, prop):
-        return self.call(path, PROPS_IFACE, "Get", "(ss)", (iface, prop))[0]
+        def console(self, path, nbytes=4096):
+            return self.read_console_log(path, nbytes)
 
-    def options(self, **kw):
-        return {k: self.GLib.Variant(t, v) for k, (t, v) in kw.items()}
+        # The timed calls.
 
-    def create(self, name):
-        settings = self.options(MemorySize=("t", VM_MIB * vb.MIB), CommandLine=("s", CMDLINE))
-        return self.call(MANAGER_PATH, MANAGER_IFACE, "CreateMachine", "(sa{sv})",
-                         (name, settings))[0]
+        def set_target(self, path, nbytes):
+            self.set_balloon_target(path, nbytes, unpack=False)
 
-    def console(self, path, nbytes=4096):
-        return self.call(path, MACHINE_IFACE, "ReadConsoleLog", "(a{sv})",
-                         (self.options(**{"max-bytes": ("t", nbytes)}),))[0]
+        def query_metrics(self):
+            """The number of values returned."""
+            return super().query_metrics(unpack=False).get_child_value(0).n_children()
 
-    def machine_method(self, path, method):
-        self.call(path, MACHINE_IFACE, method, "(a{sv})", ({},))
+        def ping(self):
+            super().ping(unpack=False)
 
-    # The timed calls.
+        def polkit_check(self):
+            """The polkit check vboxmemd makes for each SetTarget, made by this client."""
+            GLib = self.GLib
+            subject = ("system-bus-name",
+                       {"name": GLib.Variant("s", self.connection.get_unique_name())})
+            params = GLib.Variant("((sa{sv})sa{ss}us)", (
+                subject, "org.vboxmem.machine.control", {"machine": "bench"}, 0, ""))
+            try:
+                reply = dbus.Client.call_raw(self, "org.freedesktop.PolicyKit1",
+                                             "/org/freedesktop/PolicyKit1/Authority",
+                                             "org.freedesktop.PolicyKit1.Authority",
+                                             "CheckAuthorization", params, unpack=False)
+            except dbus.DBusError as e:
+                raise vb.BenchError(f"polkit CheckAuthorization: {e.message}") from None
+            if not reply.get_child_value(0).get_child_value(0).get_boolean():
+                raise vb.BenchError("polkit does not authorize org.vboxmem.machine.control "
+                                    "for root")
 
-    def set_target(self, path, nbytes):
-        self.call(path, BALLOON_IFACE, "SetTarget", "(ta{sv})", (nbytes, {}), unpack=False)
-
-    def query_metrics(self):
-        """The number of values returned."""
-        reply = self.call(MANAGER_PATH, MANAGER_IFACE, "QueryMetrics", "(asas)", ([], []),
-                          unpack=False)
-        return reply.get_child_value(0).n_children()
-
-    def ping(self):
-        self.call(ROOT_PATH, "org.freedesktop.DBus.Peer", "Ping", unpack=False)
-
-    def polkit_check(self):
-        """The polkit check vboxmemd makes for each SetTarget, made by this client."""
-        subject = ("system-bus-name", {"name": self.GLib.Variant("s", self.conn.get_unique_name())})
-        params = self.GLib.Variant("((sa{sv})sa{ss}us)", (
-            subject, "org.vboxmem.machine.control", {"machine": "bench"}, 0, ""))
-        try:
-            reply = self.conn.call_sync(
-                "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
-                "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization", params, None,
-                self.Gio.DBusCallFlags.NONE, CALL_TIMEOUT_MS, None)
-        except self.GLib.Error as e:
-            raise vb.BenchError(f"polkit CheckAuthorization: {e.message}") from None
-        if not reply.get_child_value(0).get_child_value(0).get_boolean():
-            raise vb.BenchError("polkit does not authorize org.vboxmem.machine.control for root")
-
-    def close(self):
-        try:
-            self.conn.close_sync(None)
-        except Exception:
-            pass
+    return Daemon()
 
 
 def _start_machines(d, names, machines):
@@ -196,7 +167,7 @@ def _start_machines(d, names, machines):
             if vb.READY_RE.search(log):
                 del waiting[path]
                 continue
-            state = d.get(path, MACHINE_IFACE, "State")
+            state = d.state(path)
             if state not in ("starting", "running"):
                 raise vb.BenchError(_machine_failure(
                     name, f"it is {state} before the guest's ready marker", log))
@@ -224,7 +195,7 @@ def _stop_machines(d, machines):
     """Powers off and unregisters every machine; logs what fails, raises nothing."""
     for path in machines:
         try:
-            if d.get(path, MACHINE_IFACE, "State") not in ("powered-off", "aborted"):
+            if d.state(path) not in ("powered-off", "aborted"):
                 d.machine_method(path, "PowerOff")
             d.machine_method(path, "Unregister")
         except Exception as e:  # noqa: BLE001 - cleanup goes on with the others
@@ -263,28 +234,15 @@ def _start_qemu(qemu, guest):
 
 def _cpu_s(pid):
     try:
-        return sum(vb.read_cpu_s(pid))
+        return sum(vb.procfs.cpu_seconds(pid))
     except OSError:
         return 0.0
-
-
-def _children(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        kids.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return kids
 
 
 def _idle_cpu(qemu_pid, seconds=IDLE_CPU_S):
     """CPU use, in % of one CPU, while no call is made: (vboxmemd + its workers, QEMU)."""
     daemon = int(os.environ.get("VBOXMEMD_PID") or 0)
-    ours = [daemon] + _children(daemon) if daemon else []
+    ours = [daemon] + vb.procfs.children(daemon) if daemon else []
     o0, q0 = sum(map(_cpu_s, ours)), _cpu_s(qemu_pid)
     time.sleep(seconds)
     o1, q1 = sum(map(_cpu_s, ours)), _cpu_s(qemu_pid)
@@ -300,11 +258,11 @@ def _time(fn, n, out):
 
 def _measure(reps):
     vmm, guest, qemu = vb.find_binaries()
-    d = Daemon()
+    d = _daemon()
     machines = []
     qvm = None
     try:
-        pool = d.get(MANAGER_PATH, MANAGER_IFACE, "MemoryAvailable")
+        pool = d.pool()["MemoryAvailable"]
         if pool < VMS * VM_MIB * vb.MIB:
             raise vb.BenchError(f"vboxmemd has {pool // vb.MIB} MiB of its pool available, "
                                 f"{VMS * VM_MIB} MiB are needed (tools/with-system-bus "
@@ -394,7 +352,7 @@ def _check_settled(d, machines, now, qmp):
     asked), then asks every balloon for BALLOON_MIB once more (untimed) and waits,
     bounded, until the guests have reached it; returns a line for the report."""
     for path in machines:
-        target = d.get(path, BALLOON_IFACE, "Target")
+        target = d.balloon(path)[0]
         if target != now[path]:
             raise vb.BenchError(f"{path}: Balloon.Target is {target}, not the {now[path]} "
                                 "asked last")
@@ -405,7 +363,7 @@ def _check_settled(d, machines, now, qmp):
     qmp.execute("balloon", value=qwant)
     pending, t_ours, t_qemu = list(machines), None, None
     while t_ours is None or t_qemu is None:
-        pending = [p for p in pending if d.get(p, BALLOON_IFACE, "Actual") != want]
+        pending = [p for p in pending if d.balloon(p)[1] != want]
         t = time.monotonic() - t0
         if t_ours is None and not pending:
             t_ours = t
@@ -548,7 +506,7 @@ def main():
         else:
             print(res["report"], flush=True)
         return 0
-    except vb.BenchError as e:
+    except vb.FAILURES as e:
         failed = True
         if args.result:
             with open(args.result, "w") as f:

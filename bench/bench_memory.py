@@ -9,8 +9,9 @@ idles for IDLE_S seconds. Then, from /proc/PID/smaps of the VMM process:
 The guest-RAM mapping is the anonymous mapping of exactly the VM's size (vboxmem-vm's
 guest RAM; QEMU's `pc.ram` RAM block). The Rss figure counts shared-library pages in
 full, as `ps` does; the Pss, anonymous and private-dirty parts are printed beside it.
-Both VMMs have their control channel connected, as when managed: the worker's D-Bus
-socket (a client connected) and QEMU's QMP socket (a client connected).
+Both VMMs have their control channel connected, as when managed: the worker's control
+socket pair (--control-fd, after HELLO and READY) and QEMU's QMP socket (a client
+connected).
 """
 
 import os
@@ -34,7 +35,7 @@ def _measure(vm, bound):
         vm.wait_ready(bound)
         # As when managed (vboxmemd / libvirt): the control channel is connected.
         if isinstance(vm, vb.VboxmemVm):
-            vm.worker().get("State")
+            vm.worker().query_state()
         else:
             vm.qmp().execute("query-balloon")
         time.sleep(IDLE_S)

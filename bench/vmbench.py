@@ -2,20 +2,19 @@
 
 Starts vboxmem-vm and QEMU with the project's ring-3 test guest, reads the guest's
 `vboxmem-guest: ...` markers from the serial console with the time each arrived,
-drives the balloon (the worker's D-Bus interface, QEMU's QMP), and reads the VMM
+drives the balloon (the worker's control protocol, QEMU's QMP), and reads the VMM
 process's memory from /proc. Every process started here is registered and killed
 by cleanup(), which the entry points call from a finally block.
 
-Stdlib only, plus PyGObject (Gio) for the worker's D-Bus interface when it can be
-imported; without it the `gdbus` tool is used.
+What the tests share with the benchmarks (paths, the KVM check, /proc readers, the
+worker's launcher and protocol client, QMP) comes from tests/harness
+(vboxmem_harness). Stdlib only.
 """
 
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,14 +22,15 @@ import tempfile
 import threading
 import time
 
-MIB = 1 << 20
-KIB = 1 << 10
-GUEST_MARKER = "vboxmem-guest: "
-READY_RE = re.compile(r"vboxmem-guest: ready ms=(\d+)")
-WORKER_PATH = "/org/vboxmem/VBoxMem1/Worker"
-WORKER_IFACE = "org.vboxmem.VBoxMem1.Worker"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "harness"))
+from vboxmem_harness import KiB as KIB, MiB as MIB  # noqa: E402
+from vboxmem_harness import guest as _guest, kvm, paths, procfs, users  # noqa: E402
+from vboxmem_harness.qmp import Qmp  # noqa: E402
+from vboxmem_harness.worker import WorkerError, spawn, worker_argv  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+READY_RE = _guest.READY_RE
+REPO = paths.SOURCE_DIR
 QBOOT = "/usr/share/qemu/qboot.rom"
 
 # How long QEMU under KVM may take to reach a marker before TCG is used instead.
@@ -43,6 +43,11 @@ class BenchError(Exception):
     """A benchmark could not run (a VM did not boot, a tool is missing)."""
 
 
+# What the entry points report as a failed benchmark: the worker's control channel
+# raises WorkerError (a refused request, a worker that went silent or away).
+FAILURES = (BenchError, WorkerError)
+
+
 # ---------------------------------------------------------------- environment
 
 
@@ -50,16 +55,14 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def build_dir():
-    return os.environ.get("VBOXMEM_BUILD_DIR") or os.path.join(REPO, "build")
+build_dir = paths.build_dir
 
 
 def find_binaries():
     """Paths of vboxmem-vm, the test guest and qemu-system-x86_64; raises BenchError."""
-    bd = build_dir()
-    vmm = os.path.join(bd, "service", "vmm", "vboxmem-vm")
-    guest = os.path.join(bd, "guest", "vboxmem-test-guest")
-    for path in (vmm, guest):
+    vmm = paths.worker_binary()
+    guest = paths.guest_image()
+    for path in (vmm, guest, paths.protocol_table()):
         if not os.path.isfile(path):
             raise BenchError(
                 f"{path} not found: run `meson setup build && ninja -C build` in {REPO} "
@@ -68,18 +71,13 @@ def find_binaries():
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
         raise BenchError("qemu-system-x86_64 not found on PATH (Debian: qemu-system-x86)")
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        raise BenchError("/dev/kvm is not accessible")
+    reason = kvm.kvm_unusable_reason()
+    if reason:
+        raise BenchError(reason)
     if os.geteuid() == 0:
-        import pwd
-
-        try:
-            pwd.getpwnam("vboxmem")
-        except KeyError:
-            raise BenchError(
-                "vboxmem-vm started as root drops to the user 'vboxmem', which does not exist: "
-                "useradd --system --no-create-home --shell /usr/sbin/nologin --user-group vboxmem"
-            ) from None
+        reason = users.service_user_missing_reason()
+        if reason:
+            raise BenchError(reason)
     return vmm, guest, qemu
 
 
@@ -120,7 +118,6 @@ def tmpdir():
     global _tmp
     if _tmp is None:
         _tmp = tempfile.mkdtemp(prefix="vboxmem-bench-")
-        os.chmod(_tmp, 0o755)  # the worker drops to user vboxmem after creating its socket
     return _tmp
 
 
@@ -241,15 +238,17 @@ class Vm:
     def argv(self):
         raise NotImplementedError
 
+    def spawn(self, argv, **popen_args):
+        """Starts the process (subprocess.Popen)."""
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, **popen_args)
+
     def start(self):
         argv = self.argv()
         rfd, wfd = os.pipe()
         err = open(self.stderr_path, "wb")
         self.t_start = time.monotonic()
         try:
-            self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=wfd, stderr=err, close_fds=True
-            )
+            self.proc = self.spawn(argv, stdout=wfd, stderr=err, close_fds=True)
         except OSError as e:
             os.close(rfd)
             raise BenchError(f"cannot start {argv[0]}: {e}") from None
@@ -332,18 +331,24 @@ class Vm:
     # ---- memory of the VMM process
 
     def rss_kib(self):
-        return read_rss_kib(self.pid)
+        try:
+            return procfs.rss_kib(self.pid)
+        except OSError:
+            raise BenchError(f"no VmRSS for pid {self.pid}") from None
 
     def cpu_s(self):
-        return read_cpu_s(self.pid)
+        return procfs.cpu_seconds(self.pid)
 
     def smaps(self):
-        return read_smaps(self.pid)
+        return procfs.smaps(self.pid)
 
     def overhead(self):
         """Memory beside guest RAM, from smaps: dict of KiB figures."""
         vmas = self.smaps()
-        ram = guest_ram_vmas(vmas, self.ram_bytes())
+        ram = procfs.guest_ram_vmas(vmas, self.ram_bytes())
+        if not ram:
+            raise BenchError(f"no anonymous mapping of {self.ram_bytes() // MIB} MiB: cannot "
+                             "find guest RAM")
         keys = ("Rss", "Pss", "Private_Dirty", "Anonymous")
         total = {k: sum(v.get(k, 0) for v in vmas) for k in keys}
         guest = {k: sum(v.get(k, 0) for v in ram) for k in keys}
@@ -363,6 +368,10 @@ class Vm:
 
 
 class VboxmemVm(Vm):
+    """vboxmem-vm; with CONTROL on a control socket pair (--control-fd), as vboxmemd
+    runs it: its HELLO is sent at once (the worker waits for it before it creates its
+    VM), and worker() gives the controller's end (vboxmem_harness.worker.WorkerControl)."""
+
     kind = "vboxmem-vm"
 
     def __init__(self, name, memory_mib, cmdline, vmm, guest, control=False, extra=()):
@@ -370,25 +379,30 @@ class VboxmemVm(Vm):
         self.vmm = vmm
         self.guest = guest
         self.cmdline = cmdline
-        self.control_path = os.path.join(self.dir, "worker.sock") if control else None
+        self.control = control
         self.extra = list(extra)
         self._worker = None
+        self._ready = False
 
     def argv(self):
-        a = [self.vmm, "--kernel", self.guest, "--memory", str(self.memory_mib),
-             "--cmdline", self.cmdline, "--console-log", "-"]
-        if self.control_path:
-            a += ["--control-socket", self.control_path]
-        return a + self.extra
+        return worker_argv(self.vmm, kernel=self.guest, memory_mib=self.memory_mib,
+                           cmdline=self.cmdline, console_log="-", args=self.extra)
+
+    def spawn(self, argv, **popen_args):
+        proc, self._worker = spawn(argv, control=self.control, label=self.name, **popen_args)
+        return proc
 
     def worker(self, timeout=10.0):
+        """The control channel, once the worker is READY."""
         if self._worker is None:
-            deadline = time.monotonic() + timeout
-            while not os.path.exists(self.control_path):
-                if not self.alive() or time.monotonic() > deadline:
-                    raise BenchError(self.describe_failure("the control socket did not appear"))
-                time.sleep(0.005)
-            self._worker = WorkerClient(self.control_path, timeout=max(1.0, deadline - time.monotonic()))
+            raise BenchError(f"{self.name} runs without a control channel")
+        if not self._ready:
+            try:
+                self._worker.wait_ready(timeout)
+            except WorkerError as e:
+                raise BenchError(self.describe_failure(f"the worker did not get ready: "
+                                                       f"{str(e).splitlines()[0]}")) from None
+            self._ready = True
         return self._worker
 
     def close(self):
@@ -434,7 +448,7 @@ class QemuVm(Vm):
                 if not self.alive() or time.monotonic() > deadline:
                     raise BenchError(self.describe_failure("the QMP socket did not appear"))
                 time.sleep(0.005)
-            self._qmp = Qmp(self.qmp_path, timeout=timeout)
+            self._qmp = Qmp(self.qmp_path, timeout=timeout, error=BenchError)
         return self._qmp
 
     def close(self):
@@ -442,165 +456,6 @@ class QemuVm(Vm):
             self._qmp.close()
             self._qmp = None
         super().close()
-
-
-# ---------------------------------------------------------------- /proc
-
-
-def read_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise BenchError(f"no VmRSS for pid {pid}")
-
-
-def read_cpu_s(pid):
-    """User and system CPU seconds of a process (all its threads) so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
-
-
-_VMA_RE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) (\S+) (\S+) (\d+)\s*(.*)$")
-
-
-def read_smaps(pid):
-    vmas = []
-    cur = None
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            m = _VMA_RE.match(line)
-            if m:
-                start, end = int(m.group(1), 16), int(m.group(2), 16)
-                cur = {"range": f"{m.group(1)}-{m.group(2)}", "size": end - start,
-                       "perms": m.group(3), "inode": int(m.group(6)), "path": m.group(7).strip()}
-                vmas.append(cur)
-                continue
-            k, _, v = line.partition(":")
-            v = v.split()
-            if cur is not None and len(v) == 2 and v[1] == "kB":
-                cur[k] = int(v[0])
-    return vmas
-
-
-def guest_ram_vmas(vmas, ram_bytes):
-    """The guest-RAM mapping: the anonymous mapping of exactly the VM's size (or, if a
-    VMM padded it, the smallest anonymous mapping at least that big)."""
-    anon = [v for v in vmas if v["inode"] == 0 and not v["path"] and "rw" in v["perms"]]
-    exact = [v for v in anon if v["size"] == ram_bytes]
-    if exact:
-        return exact[:1]
-    bigger = sorted((v for v in anon if v["size"] >= ram_bytes), key=lambda v: v["size"])
-    if bigger:
-        return bigger[:1]
-    raise BenchError(f"no anonymous mapping of {ram_bytes // MIB} MiB: cannot find guest RAM")
-
-
-# ---------------------------------------------------------------- control channels
-
-
-class Qmp:
-    """A minimal QMP client over a unix socket."""
-
-    def __init__(self, path, timeout=10.0):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buf = b""
-        self._read()  # greeting
-        self.execute("qmp_capabilities")
-
-    def _read(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise BenchError("QMP connection closed")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def execute(self, cmd, **args):
-        msg = {"execute": cmd}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            r = self._read()
-            if "return" in r:
-                return r["return"]
-            if "error" in r:
-                raise BenchError(f"QMP {cmd}: {r['error'].get('desc', r['error'])}")
-            # an asynchronous event: skip it
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
-class WorkerClient:
-    """The worker's org.vboxmem.VBoxMem1.Worker interface on its private socket."""
-
-    def __init__(self, path, timeout=10.0):
-        self.address = f"unix:path={path}"
-        self.conn = None
-        try:
-            import gi
-
-            gi.require_version("Gio", "2.0")
-            from gi.repository import Gio, GLib
-
-            self.Gio, self.GLib = Gio, GLib
-        except (ImportError, ValueError):
-            self.Gio = None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self.Gio is not None:
-                    self.conn = self.Gio.DBusConnection.new_for_address_sync(
-                        self.address, self.Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT, None, None)
-                else:
-                    self.get("State")  # gdbus: checks that the worker answers
-                return
-            except Exception as e:  # the worker may not be listening yet
-                if time.monotonic() > deadline:
-                    raise BenchError(f"cannot connect to the worker at {path}: {e}") from None
-                time.sleep(0.01)
-
-    def call(self, iface, method, signature=None, args=()):
-        if self.Gio is not None:
-            params = self.GLib.Variant(signature, tuple(args)) if signature else None
-            return self.conn.call_sync(None, WORKER_PATH, iface, method, params, None,
-                                       self.Gio.DBusCallFlags.NONE, 10000, None)
-        cmd = ["gdbus", "call", "--address", self.address, "--dest", "org.vboxmem.Worker",
-               "--object-path", WORKER_PATH,
-               "--method", f"{iface}.{method}"] + [str(a) for a in args]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-        if out.returncode:
-            raise BenchError(f"gdbus {method}: {out.stderr.strip()}")
-        return out.stdout
-
-    def set_balloon_target(self, nbytes):
-        self.call(WORKER_IFACE, "SetBalloonTarget", "(t)", (nbytes,))
-
-    def get(self, prop):
-        r = self.call("org.freedesktop.DBus.Properties", "Get", "(ss)", (WORKER_IFACE, prop))
-        if self.Gio is not None:
-            return r.unpack()[0]
-        m = re.search(r"<(?:uint64 |int64 )?'?([^'>]*)'?>", r)
-        v = m.group(1) if m else r.strip()
-        return int(v) if v.lstrip("-").isdigit() else v
-
-    def close(self):
-        if self.conn is not None:
-            try:
-                self.conn.close_sync(None)
-            except Exception:
-                pass
-            self.conn = None
 
 
 # ---------------------------------------------------------------- QEMU accelerator choice
@@ -661,7 +516,7 @@ def bench_main(run_fn, argv=None):
         res = run_fn(reps=args.reps) if args.reps else run_fn()
         print(res["report"])
         return 0
-    except BenchError as e:
+    except FAILURES as e:
         failed = True
         print(f"bench: FAILED: {e}", file=sys.stderr)
         return 1

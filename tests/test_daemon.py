@@ -11,14 +11,17 @@ import re
 import sys
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'harness'))
 
 from gi.repository import Gio, GLib  # noqa: E402
 
-import vboxmemtest  # noqa: E402
-from vboxmemtest import (  # noqa: E402
+from vboxmem_harness import MiB, kvm, procfs, testing  # noqa: E402
+from vboxmem_harness.daemon import (  # noqa: E402
     BALLOON_IFACE, BUS_NAME, ERROR, GUEST_IFACE, MACHINE_IFACE, MANAGER_IFACE, MANAGER_PATH,
-    MiB, NOT_AUTHORIZED, OBJECT_MANAGER_IFACE, PAGE_FUSION_IFACE, ROOT_PATH, USER_IN_GROUP,
-    USER_OUTSIDE, DaemonTestCase, machine_file, machine_path, run)
+    NOT_AUTHORIZED, OBJECT_MANAGER_IFACE, PAGE_FUSION_IFACE, ROOT_PATH, machine_file,
+    machine_path)
+from vboxmem_harness.daemontest import DaemonTestCase, is_console_log, run  # noqa: E402
+from vboxmem_harness.users import USER_IN_GROUP, USER_OUTSIDE  # noqa: E402
 
 INVALID = ERROR + 'InvalidArgument'
 INVALID_STATE = ERROR + 'InvalidState'
@@ -79,7 +82,7 @@ class TestGroupRule(DaemonTestCase):
         self.assertEqual(self.state_files(), [])
 
     def test_member_starts_own_machine(self):
-        reason = vboxmemtest.kvm_unusable_reason()
+        reason = kvm.machines_unusable_reason()
         if reason:
             self.skipTest(f'cannot run machines here: {reason}')
         member = self.as_user(USER_IN_GROUP)
@@ -87,7 +90,7 @@ class TestGroupRule(DaemonTestCase):
         member.start(path)
         self.assertEqual(self.client.state(path), 'running')
         self.assertDBusError(INVALID_STATE, member.start, path)
-        with self.assertStateUnchanged(ignore=vboxmemtest.is_console_log):
+        with self.assertStateUnchanged(ignore=is_console_log):
             self.assertDBusError(INVALID_STATE, member.modify, path, CPUs=2)
             self.assertDBusError(INVALID_STATE, member.unregister, path)
         member.power_off(path)
@@ -237,7 +240,7 @@ class TestBadInput(DaemonTestCase):
         self.assertEqual(self.client.machine_state(path), before)
 
     def test_bad_memory_size(self):
-        total = vboxmemtest.host_memory_total()
+        total = procfs.host_memory_total()
         above_host = (total // MiB + 1) * MiB
         for size in (0, MiB + 1, MiB - 1, 64 * MiB + 4096, above_host, 2**64 - MiB):
             with self.subTest(size=size):
@@ -605,4 +608,4 @@ class TestBusPolicy(DaemonTestCase):
 
 
 if __name__ == '__main__':
-    vboxmemtest.main()
+    testing.main(meson_build='tests/meson.build')

@@ -13,13 +13,14 @@ import sys
 import unittest
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'harness'))
 
 from gi.repository import Gio, GLib  # noqa: E402
 
-import vboxmemtest  # noqa: E402
-from vboxmemtest import (  # noqa: E402
-    BUS_NAME, ERROR, MACHINE_IFACE, MiB, DaemonTestCase, kvm_unusable_reason, machine_file,
-    settings_entries)
+from vboxmem_harness import MiB, kvm, procfs, testing  # noqa: E402
+from vboxmem_harness.daemon import (  # noqa: E402
+    BUS_NAME, ERROR, MACHINE_IFACE, DBusError, machine_file, settings_entries)
+from vboxmem_harness.daemontest import DaemonTestCase  # noqa: E402
 
 ROUNDS = 20
 NO_SUCH_MACHINE = ERROR + 'NoSuchMachine'
@@ -46,7 +47,7 @@ class TestRaces(DaemonTestCase):
     def setUp(self):
         super().setUp()
         if not uses_stand_in_worker():
-            reason = kvm_unusable_reason()
+            reason = kvm.machines_unusable_reason()
             if reason:
                 raise unittest.SkipTest(f'cannot run machines here: {reason}')
 
@@ -75,7 +76,7 @@ class TestRaces(DaemonTestCase):
         try:
             self.client.find_machine(name)
             return True
-        except vboxmemtest.DBusError as error:
+        except DBusError as error:
             self.assertEqual(error.name, NO_SUCH_MACHINE)
             return False
 
@@ -83,11 +84,11 @@ class TestRaces(DaemonTestCase):
         """Live worker processes of vboxmemd whose console log is NAME's."""
         log = '/' + Gio.dbus_escape_object_path(name) + '.console.log'
         return [pid for pid in os.listdir('/proc')
-                if pid.isdigit() and vboxmemtest.parent_pid(pid) == self.daemon_pid
-                and vboxmemtest.process_alive(pid)
-                and os.path.realpath((vboxmemtest.process_argv(pid) or [''])[0])
+                if pid.isdigit() and procfs.parent_pid(pid) == self.daemon_pid
+                and procfs.alive(pid)
+                and os.path.realpath((procfs.argv(pid) or [''])[0])
                 == configured_worker()
-                and any(arg.endswith(log) for arg in vboxmemtest.process_argv(pid))]
+                and any(arg.endswith(log) for arg in procfs.argv(pid))]
 
     def create(self, name):
         return self.client.create_machine(name, MemorySize=256 * MiB,
@@ -137,4 +138,4 @@ class TestRaces(DaemonTestCase):
 
 
 if __name__ == '__main__':
-    vboxmemtest.main()
+    testing.main()

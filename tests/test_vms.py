@@ -16,18 +16,20 @@ import signal
 import subprocess
 import sys
 import time
-import unittest
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'harness'))
 
 from gi.repository import GLib  # noqa: E402
 
-import vboxmemtest  # noqa: E402
-from vboxmemtest import (  # noqa: E402
-    BALLOON_IFACE, ERROR, GUEST_IFACE, GUEST_READY, GUEST_SCRIPT_DONE, MACHINE_IFACE,
-    MANAGER_PATH, MANAGER_IFACE, MiB, NOT_AUTHORIZED, USER_IN_GROUP, USER_OUTSIDE, Client,
-    MachineTestCase, PropertiesRecorder, is_console_log, machine_path, process_alive,
-    process_rss)
+from vboxmem_harness import MiB, procfs, testing  # noqa: E402
+from vboxmem_harness.daemon import (  # noqa: E402
+    BALLOON_IFACE, ERROR, GUEST_IFACE, MACHINE_IFACE, MANAGER_IFACE, MANAGER_PATH,
+    NOT_AUTHORIZED, Client, PropertiesRecorder, machine_path)
+from vboxmem_harness.daemontest import MachineTestCase, is_console_log  # noqa: E402
+from vboxmem_harness.guest import READY as GUEST_READY  # noqa: E402
+from vboxmem_harness.guest import SCRIPT_DONE as GUEST_SCRIPT_DONE  # noqa: E402
+from vboxmem_harness.users import USER_IN_GROUP, USER_OUTSIDE  # noqa: E402
 
 INVALID_STATE = ERROR + 'InvalidState'
 INVALID_ARGUMENT = ERROR + 'InvalidArgument'
@@ -63,13 +65,13 @@ class TestLifecycle(MachineTestCase):
         # a balloon takes them.
         self.wait_console(path, GUEST_SCRIPT_DONE)
         pid = self.worker_pid('life')
-        rss_before = process_rss(pid)
+        rss_before = procfs.rss(pid)
         self.assertGreater(rss_before, 700 * MiB, 'the guest did not dirty its memory')
 
         self.client.set_balloon_target(path, 256 * MiB)
         self.assertEqual(self.client.balloon(path)[0], 256 * MiB)
         self.wait_actual(path, 256 * MiB)
-        rss_after = process_rss(pid)
+        rss_after = procfs.rss(pid)
         self.assertGreaterEqual(rss_before - rss_after, 0.9 * 256 * MiB,
                                 f'VmRSS of the worker went from {rss_before // MiB} MiB '
                                 f'to {rss_after // MiB} MiB only')
@@ -103,7 +105,7 @@ class TestLifecycle(MachineTestCase):
 
         self.client.power_off(path)
         self.assertEqual(self.client.state(path), 'powered-off')
-        self.wait_for(lambda: not process_alive(pid), f'the worker ({pid}) is gone')
+        self.wait_for(lambda: not procfs.alive(pid), f'the worker ({pid}) is gone')
         self.assertEqual(self.client.balloon(path), (0, 0))
         self.assertEqual(self.client.get_property(path, GUEST_IFACE, 'MemoryTotal'), UNKNOWN)
         self.assertEqual(self.client.pool()['MemoryCommitted'], 0)
@@ -191,14 +193,14 @@ class TestPoolTrustsOnlyTheHost(MachineTestCase):
         self.client.start(liar)
         self.wait_console(liar, 'vboxmem-guest: hostile lie-actual active')
         pid = self.worker_pid('liar')
-        rss = process_rss(pid)
+        rss = procfs.rss(pid)
         self.client.set_balloon_target(liar, 256 * MiB)
         self.wait_console(liar, 'vboxmem-guest: hostile lie-actual wrote actual=65536 ')
         time.sleep(2 * METRICS_PERIOD)
         self.assertEqual(self.client.balloon(liar), (256 * MiB, 0))
         self.assertEqual(self.client.pool()['MemoryCommitted'], 384 * MiB)
         self.assertDBusError(INSUFFICIENT_MEMORY, self.client.start, other)
-        self.assertLess(abs(process_rss(pid) - rss), 16 * MiB)
+        self.assertLess(abs(procfs.rss(pid) - rss), 16 * MiB)
 
 
 class TestPoolOverdrawn(MachineTestCase):
@@ -476,7 +478,7 @@ class TestMetrics(MachineTestCase):
             guests = {name: self.client.get_all(paths[name], GUEST_IFACE) for name in names}
             balloons = {name: self.client.balloon(paths[name]) for name in names}
             pool = self.client.pool()
-            rss = sum(process_rss(pid) for pid in self.workers())
+            rss = sum(procfs.rss(pid) for pid in self.workers())
             after = self.client.metrics()
             stamps = {stamp for _value, stamp in before.values()}
             self.assertEqual(len(stamps), 1, 'one query mixes samples')
@@ -571,24 +573,8 @@ class TestConsoleLogOfUnregisteredMachine(MachineTestCase):
         self.assertEqual(member.read_console_log(path), '')
 
 
-def test_ids():
-    """Every test case of this module, as Class.test_method."""
-    module = sys.modules[__name__]
-    ids = []
-    for name in dir(module):
-        cls = getattr(module, name)
-        if isinstance(cls, type) and issubclass(cls, MachineTestCase) and cls is not \
-                MachineTestCase:
-            ids.extend(f'{name}.{method}' for method in dir(cls) if method.startswith('test_'))
-    return sorted(ids)
-
-
 if __name__ == '__main__':
     if sys.argv[1:2] == ['--load-client']:
         load_client(json.loads(sys.argv[2]))
-    elif sys.argv[1:2] == ['--check-registered']:
-        missing = set(test_ids()) - set(sys.argv[2:])
-        if missing:
-            sys.exit(f'test cases not registered in tests/meson.build: {sorted(missing)}')
     else:
-        vboxmemtest.main()
+        testing.main(meson_build='tests/meson.build')

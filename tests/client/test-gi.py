@@ -16,9 +16,10 @@ import gi
 gi.require_version('Vboxmem', '1.0')
 from gi.repository import GLib, Vboxmem  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-import vboxmemtest  # noqa: E402
-from vboxmemtest import GUEST_READY, MiB, kvm_unusable_reason  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'harness'))
+from vboxmem_harness import MiB, testing  # noqa: E402
+from vboxmem_harness.guest import READY as GUEST_READY  # noqa: E402
+from vboxmem_harness.kvm import machines_unusable_reason  # noqa: E402
 
 # generous: machines boot slowly on a loaded host
 WAIT_SECONDS = 30
@@ -136,7 +137,7 @@ class TestIntrospection(unittest.TestCase):
         self.assertEqual(self.client.get_memory_overdrawn(), 0)
 
     def test_run(self):
-        reason = kvm_unusable_reason()
+        reason = machines_unusable_reason()
         if reason:
             self.skipTest(reason)
         machine = self.client.create_machine_sync(
@@ -219,4 +220,4 @@ class TestIntrospection(unittest.TestCase):
 
 
 if __name__ == '__main__':
-    vboxmemtest.main()
+    testing.main()

@@ -10,16 +10,17 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-SKIP = 77
-MIB = 1 << 20
-PAGE = 4096
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'harness'))
+from vboxmem_harness import PAGE, SKIP, MiB as MIB, procfs  # noqa: E402
+from vboxmem_harness.qmp import Qmp  # noqa: E402
+
 RAM_MIB = 512
 QEMU = 'qemu-system-x86_64'
 BOOT_TIMEOUT = 30
@@ -28,46 +29,6 @@ STEP_TIMEOUT = 40
 
 class Failure(Exception):
     pass
-
-
-class Qmp:
-    """Just enough of QMP: commands and their answers, events skipped."""
-
-    def __init__(self, path, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise Failure(f'QMP socket {path} did not appear')
-                time.sleep(0.05)
-        self.sock.settimeout(timeout)
-        self.reader = self.sock.makefile('r')
-        self._read()  # greeting
-        self.cmd('qmp_capabilities')
-
-    def _read(self):
-        while True:
-            line = self.reader.readline()
-            if not line:
-                raise Failure('QMP connection closed')
-            msg = json.loads(line)
-            if 'event' not in msg:
-                return msg
-
-    def cmd(self, name, **arguments):
-        self.sock.sendall(json.dumps({'execute': name, 'arguments': arguments}).encode() + b'\n')
-        msg = self._read()
-        if 'error' in msg:
-            raise Failure(f'QMP {name}: {msg["error"]}')
-        return msg['return']
-
-    def close(self):
-        self.sock.close()
 
 
 class Guest:
@@ -93,7 +54,7 @@ class Guest:
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read_console, daemon=True)
         self.reader.start()
-        self.qmp = Qmp(qmp_path)
+        self.qmp = Qmp(qmp_path, timeout=10, connect_timeout=10, error=Failure)
 
     def _read_console(self):
         for line in self.proc.stdout:
@@ -140,10 +101,10 @@ class Guest:
 
     def balloon_remaining(self, mib):
         """QEMU's balloon argument is what the guest keeps, not what the balloon takes."""
-        self.qmp.cmd('balloon', value=mib * MIB)
+        self.qmp.execute('balloon', value=mib * MIB)
 
     def balloon_actual_mib(self):
-        return self.qmp.cmd('query-balloon')['actual'] / MIB
+        return self.qmp.execute('query-balloon')['actual'] / MIB
 
     def wait_balloon_actual(self, mib, timeout=STEP_TIMEOUT):
         deadline = time.monotonic() + timeout
@@ -156,14 +117,13 @@ class Guest:
             time.sleep(0.1)
 
     def guest_stats(self):
-        return self.qmp.cmd('qom-get', path='/machine/peripheral/balloon0', property='guest-stats')
+        return self.qmp.execute('qom-get', path='/machine/peripheral/balloon0', property='guest-stats')
 
     def rss_mib(self):
-        with open(f'/proc/{self.proc.pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1]) / 1024
-        raise Failure('no VmRSS')
+        try:
+            return procfs.rss_kib(self.proc.pid) / 1024
+        except OSError:
+            raise Failure('no VmRSS') from None
 
     def close(self):
         try:
@@ -255,7 +215,7 @@ def case_stats(image):
     try:
         m, _ = g.marker(r'meminfo total=(\d+) free=(\d+) ', BOOT_TIMEOUT)
         total, free = int(m.group(1)) * PAGE, int(m.group(2)) * PAGE
-        g.qmp.cmd('qom-set', path='/machine/peripheral/balloon0',
+        g.qmp.execute('qom-set', path='/machine/peripheral/balloon0',
                   property='guest-stats-polling-interval', value=1)
         deadline = time.monotonic() + STEP_TIMEOUT
         first = None

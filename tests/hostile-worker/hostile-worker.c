@@ -41,7 +41,7 @@
 #define MIB (UINT64_C(1) << 20)
 
 typedef struct {
-	const char *mode;
+	char mode[32];
 	uint64_t memory_size;
 	uint32_t cpus;
 	uint64_t balloon;
@@ -57,7 +57,7 @@ mode_is(const Worker *worker, const char *mode)
 static void
 parse_args(Worker *worker, int argc, char **argv)
 {
-	worker->mode = "honest";
+	snprintf(worker->mode, sizeof(worker->mode), "honest");
 	worker->cpus = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
@@ -71,7 +71,11 @@ parse_args(Worker *worker, int argc, char **argv)
 			worker->balloon = strtoull(arg + 10, NULL, 10) * MIB;
 		else if (strncmp(arg, "--cmdline=", 10) == 0 &&
 			 (hostile = strstr(arg, "hostile=")) != NULL)
-			worker->mode = strndup(hostile + 8, strcspn(hostile + 8, " "));
+			snprintf(worker->mode,
+				 sizeof(worker->mode),
+				 "%.*s",
+				 (int)strcspn(hostile + 8, " "),
+				 hostile + 8);
 	}
 }
 

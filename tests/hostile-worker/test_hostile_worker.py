@@ -15,13 +15,13 @@ Run one case under tools/with-system-bus, e.g.
 import os
 import sys
 import time
-import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'harness'))
 
-import vboxmemtest  # noqa: E402
-from vboxmemtest import ERROR, MiB, DaemonTestCase, process_rss  # noqa: E402
+from vboxmem_harness import MiB, procfs, testing  # noqa: E402
+from vboxmem_harness.daemon import ERROR  # noqa: E402
+from vboxmem_harness.daemontest import DaemonTestCase  # noqa: E402
 
 MEMORY = 1024 * MiB
 # How long a misbehaving worker is let loose before the daemon is measured.
@@ -29,10 +29,7 @@ LOOSE_SECONDS = 3
 
 
 def cpu_seconds(pid):
-    """User and system CPU time of PID so far."""
-    with open(f'/proc/{pid}/stat') as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    return sum(procfs.cpu_seconds(pid))
 
 
 class TestHostileWorker(DaemonTestCase):
@@ -109,7 +106,7 @@ class TestHostileWorker(DaemonTestCase):
 
     def measure_while_loose(self, mode):
         """Lets MODE run for a while; returns the daemon's CPU time and RSS growth."""
-        rss_before = process_rss(self.daemon_pid)
+        rss_before = procfs.rss(self.daemon_pid)
         cpu_before = cpu_seconds(self.daemon_pid)
         name, path = self.start_machine(mode)
         deadline = time.monotonic() + LOOSE_SECONDS
@@ -117,7 +114,7 @@ class TestHostileWorker(DaemonTestCase):
             self.assert_answers_quickly()
             time.sleep(0.2)
         cpu = cpu_seconds(self.daemon_pid) - cpu_before
-        growth = process_rss(self.daemon_pid) - rss_before
+        growth = procfs.rss(self.daemon_pid) - rss_before
         self.client.power_off(path)
         self.assertEqual(self.client.state(path), 'powered-off')
         self.assert_pool_empty()
@@ -166,4 +163,4 @@ class TestHostileWorker(DaemonTestCase):
 
 
 if __name__ == '__main__':
-    vboxmemtest.main()
+    testing.main()

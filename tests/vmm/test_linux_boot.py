@@ -12,9 +12,13 @@ import tempfile
 import time
 import unittest
 
-BUILD_DIR = os.environ.get("VBOXMEM_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-WORKER = os.path.join(BUILD_DIR, "service", "vmm", "vboxmem-vm")
-VMLINUX = os.path.join(os.environ.get("VBOXMEM_LINUX_DIR", os.path.join(BUILD_DIR, "linux-guest")), "vmlinux")
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from vboxmem_harness import kvm, paths, testing  # noqa: E402
+from vboxmem_harness.worker import worker_argv  # noqa: E402
+
+VMLINUX = os.path.join(os.environ.get("VBOXMEM_LINUX_DIR", os.path.join(paths.build_dir(), "linux-guest")),
+                       "vmlinux")
 MARKER = "vboxmem.boot-test=7d2f"
 EXPECTED_E820 = [
     ("0x0000000000000000", "0x000000000009fbff", "usable"),
@@ -26,8 +30,9 @@ DEADLINE_S = 90
 
 class LinuxBootPath(unittest.TestCase):
     def setUp(self):
-        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-            self.skipTest("/dev/kvm is not usable here")
+        reason = kvm.kvm_unusable_reason()
+        if reason:
+            self.skipTest(reason)
         if not os.path.exists(VMLINUX):
             self.skipTest(f"no stock kernel at {VMLINUX} (tools/test fetches it with guest/linux/fetch-kernel)")
         self.tmp = tempfile.TemporaryDirectory()
@@ -56,8 +61,10 @@ class LinuxBootPath(unittest.TestCase):
         return self.console()
 
     def test_banner_command_line_and_e820(self):
-        args = [WORKER, "--kernel", VMLINUX, "--memory", "256", "--console-log", self.log,
-                "--cmdline", f"console=ttyS0 earlyprintk=serial,ttyS0,115200 8250.nr_uarts=1 init_on_alloc=0 {MARKER}"]
+        # Uncontrolled: no --control-fd, the worker runs its VM until it is stopped.
+        args = worker_argv(paths.worker_binary(), kernel=VMLINUX, memory_mib=256, console_log=self.log,
+                           cmdline=f"console=ttyS0 earlyprintk=serial,ttyS0,115200 8250.nr_uarts=1 "
+                           f"init_on_alloc=0 {MARKER}")
         worker = subprocess.Popen(args, stderr=subprocess.DEVNULL)
         try:
             text = self.wait_for_e820(worker)
@@ -69,14 +76,11 @@ class LinuxBootPath(unittest.TestCase):
                 worker.kill()
                 worker.wait()
         self.assertRegex(text, r"Linux version \d+\.\d+", "no kernel banner on the console")
-        self.assertIn(f"Command line: console=ttyS0", text)
+        self.assertIn("Command line: console=ttyS0", text)
         self.assertIn(MARKER, text)
         e820 = re.findall(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (\w+)", text)
         self.assertEqual(e820, EXPECTED_E820)
 
 
 if __name__ == "__main__":
-    result = unittest.main(exit=False, verbosity=2).result
-    if not result.wasSuccessful():
-        sys.exit(1)
-    sys.exit(77 if result.skipped and result.testsRun == len(result.skipped) else 0)
+    testing.main()
