@@ -83,9 +83,39 @@ vmctl_append_escaped_char(GString *str, guchar c, gboolean escape_quotes)
 }
 
 /*
- * Makes @value safe to print on one line: control characters and bytes that
- * are not UTF-8 become escapes; with @escape_quotes also '"' and '\', as in
- * VBoxManage's machine-readable output.
+ * Characters that change how the rest of a line looks without showing
+ * themselves: bidirectional overrides and isolates, zero-width characters,
+ * C1 controls and line separators. A name made of them could pass for
+ * another machine's.
+ */
+static gboolean
+is_invisible(gunichar c)
+{
+	return (c >= 0x80 && c < 0xa0) || c == 0x2028 || c == 0x2029 ||
+	       g_unichar_type(c) == G_UNICODE_FORMAT;
+}
+
+/* Appends the valid UTF-8 text from @p to @end, escaping what is not safe to show. */
+static void
+vmctl_append_escaped_utf8(GString *str, const gchar *p, const gchar *end, gboolean escape_quotes)
+{
+	while (p < end) {
+		gunichar c = g_utf8_get_char(p);
+
+		if (c < 0x80)
+			vmctl_append_escaped_char(str, (guchar)c, escape_quotes);
+		else if (is_invisible(c))
+			g_string_append_printf(str, "\\u%04x", c);
+		else
+			g_string_append_len(str, p, g_utf8_next_char(p) - p);
+		p = g_utf8_next_char(p);
+	}
+}
+
+/*
+ * Makes @value safe to print on one line: control characters, invisible
+ * formatting characters and bytes that are not UTF-8 become escapes; with
+ * @escape_quotes also '"' and '\', as in VBoxManage's machine-readable output.
  */
 gchar *
 vmctl_escape(const gchar *value, gboolean escape_quotes)
@@ -95,15 +125,13 @@ vmctl_escape(const gchar *value, gboolean escape_quotes)
 	const gchar *p = value;
 
 	while (*p != '\0') {
-		if (!g_utf8_validate(p, -1, &end)) {
-			for (; p < end; p++)
-				vmctl_append_escaped_char(str, *p, escape_quotes);
-			g_string_append_printf(str, "\\x%02x", (guchar)*p);
-			p++;
-			continue;
+		if (g_utf8_validate(p, -1, &end)) {
+			vmctl_append_escaped_utf8(str, p, p + strlen(p), escape_quotes);
+			break;
 		}
-		for (; *p != '\0'; p++)
-			vmctl_append_escaped_char(str, *p, escape_quotes);
+		vmctl_append_escaped_utf8(str, p, end, escape_quotes);
+		g_string_append_printf(str, "\\x%02x", (guchar)*end);
+		p = end + 1;
 	}
 	return g_string_free(str, FALSE);
 }
@@ -141,8 +169,14 @@ vmctl_report_error(const VmctlVerb *verb, const GError *error)
 		hint_owned = g_strdup_printf(" (usage: %s)", usage);
 		hint = hint_owned;
 	} else if (exit_code == VMCTL_EXIT_NOT_AUTHORIZED) {
-		hint_owned = g_strdup_printf(_(" (try as root, or with a polkit rule; see %s)"),
-					     VMCTL_POLKIT_RULES_EXAMPLE);
+		/* The example is installed with vboxmem, not present in a build tree. */
+		if (g_file_test(VMCTL_POLKIT_RULES_EXAMPLE, G_FILE_TEST_IS_REGULAR))
+			hint_owned =
+				g_strdup_printf(_(" (try as root, or with a polkit rule; see %s)"),
+						VMCTL_POLKIT_RULES_EXAMPLE);
+		else
+			hint_owned = g_strdup(_(" (try as root, or with a polkit rule; see "
+						"AUTHORIZATION in vboxmemctl(1))"));
 		hint = hint_owned;
 	}
 	fprintf(stderr, "%s%s%s\n", prefix, message, hint);
