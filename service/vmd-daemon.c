@@ -12,6 +12,7 @@
 #include "vmd-daemon.h"
 #include "vmd-host.h"
 #include "vmd-machine.h"
+#include "vmd-open-as.h"
 #include "vmd-pool.h"
 #include "vmd-store.h"
 
@@ -116,6 +117,8 @@ create_machine_authorized(gpointer target,
 
 	g_variant_get(args, "(&s@a{sv})", &name, &requested);
 	settings = settings_for_new_machine(self, name, requested, &error);
+	if (settings != NULL && !vmd_check_paths_readable(requested, caller_uid, &error))
+		g_clear_pointer(&settings, vmd_settings_free);
 	if (settings != NULL) {
 		settings->owner = caller_uid;
 		vmd_store_save(self->store, settings, &error);

@@ -181,6 +181,7 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *console_log = NULL;
+	VmdBootFiles files = VMD_BOOT_FILES_INIT;
 
 	if (!fail_unless(invocation,
 			 self->worker == NULL && vmd_machine_check_stopped(self, NULL),
@@ -188,8 +189,14 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 			 self->settings->name,
 			 vboxmem_machine_state_to_string(self->state)))
 		return;
+	/* Opened as the owner: vboxmemd must not read for them what they may not read. */
+	if (!vmd_boot_files_open(&files, self->settings, &error)) {
+		g_dbus_method_invocation_return_gerror(invocation, error);
+		return;
+	}
 	if (!vmd_pool_admit(
 		    self->pool, self->settings->name, self->settings->memory_size, &error)) {
+		vmd_boot_files_clear(&files);
 		g_dbus_method_invocation_return_gerror(invocation, error);
 		return;
 	}
@@ -199,6 +206,7 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
 	vmd_worker_spawn(self->worker_config,
 			 self->settings,
+			 &files,
 			 console_log,
 			 NULL,
 			 spawned_cb,

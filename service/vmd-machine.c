@@ -8,6 +8,7 @@
 #include "vboxmem-enums.h"
 #include "vboxmem-error.h"
 #include "vmd-machine-private.h"
+#include "vmd-open-as.h"
 
 #define MACHINE_PATH_PREFIX "/org/vboxmem/VBoxMem1/machine/"
 
@@ -144,7 +145,8 @@ modify_authorized(gpointer target,
 	/* Checked again: the state or the settings may have changed while polkit was asked. */
 	if (vmd_machine_return_if_unregistered(self, invocation))
 		return;
-	if (vmd_machine_check_stopped(self, &error))
+	if (vmd_machine_check_stopped(self, &error) &&
+	    vmd_check_paths_readable(changes, caller_uid, &error))
 		updated = settings_with_changes(self, changes, &error);
 	if (updated != NULL)
 		vmd_store_save(self->store, updated, &error);

@@ -188,21 +188,6 @@ check_path(const gchar *key, const gchar *path, GError **error)
 	return TRUE;
 }
 
-/* Only paths given now must exist: a stored machine still loads when its kernel went away. */
-static gboolean
-check_path_exists(const gchar *key, const gchar *path, GError **error)
-{
-	if (path[0] == '\0' || g_file_test(path, G_FILE_TEST_IS_REGULAR))
-		return TRUE;
-	g_set_error(error,
-		    VBOXMEM_ERROR,
-		    VBOXMEM_ERROR_INVALID_ARGUMENT,
-		    "%s: '%s' is not an existing regular file",
-		    key,
-		    path);
-	return FALSE;
-}
-
 static gboolean
 check_field(const SettingField *field, const VmdSettings *self, GError **error)
 {
@@ -333,8 +318,7 @@ update_one(VmdSettings *self, const gchar *key, GVariant *value, GError **error)
 	}
 	store_variant(self, field, value);
 	if (field->kind == KIND_PATH)
-		return check_path(key, *FIELD_PTR(self, field, gchar *), error) &&
-		       check_path_exists(key, *FIELD_PTR(self, field, gchar *), error);
+		return check_path(key, *FIELD_PTR(self, field, gchar *), error);
 	return check_field(field, self, error);
 }
 

@@ -13,9 +13,12 @@
 #include "vboxmem-error.h"
 #include "vmd-channel.h"
 #include "vmd-log-pipe.h"
+#include "vmd-open-as.h"
 #include "vmd-worker.h"
 
 #define CONTROL_FD 3
+#define KERNEL_FD 4
+#define INITRD_FD 5
 #define START_TIMEOUT_SECONDS 30
 
 /*
@@ -56,17 +59,25 @@ static guint signals[SIGNAL_LAST];
 G_DEFINE_TYPE(VmdWorker, vmd_worker, G_TYPE_OBJECT)
 
 static GPtrArray *
-build_argv(const VmdWorkerConfig *config, const VmdSettings *s, const gchar *console_log)
+build_argv(const VmdWorkerConfig *config,
+	   const VmdSettings *s,
+	   const VmdBootFiles *files,
+	   const gchar *console_log)
 {
 	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
 
 	g_ptr_array_add(argv, g_strdup(config->worker_path));
+	/* The paths name the files in messages; the worker reads the descriptors. */
 	g_ptr_array_add(argv, g_strdup("--kernel"));
 	g_ptr_array_add(argv, g_strdup(s->kernel[0] != '\0' ? s->kernel : config->guest_image));
+	if (files->kernel_fd >= 0)
+		g_ptr_array_add(argv, g_strdup_printf("--kernel-fd=%d", KERNEL_FD));
 	if (s->initrd[0] != '\0') {
 		g_ptr_array_add(argv, g_strdup("--initrd"));
 		g_ptr_array_add(argv, g_strdup(s->initrd));
 	}
+	if (files->initrd_fd >= 0)
+		g_ptr_array_add(argv, g_strdup_printf("--initrd-fd=%d", INITRD_FD));
 	g_ptr_array_add(argv, g_strdup_printf("--cmdline=%s", s->command_line));
 	g_ptr_array_add(argv,
 			g_strdup_printf("--memory=%" G_GUINT64_FORMAT, s->memory_size / VMD_MIB));
@@ -289,14 +300,19 @@ static GSubprocess *
 launch(VmdWorker *self,
        const VmdWorkerConfig *config,
        const VmdSettings *settings,
+       VmdBootFiles *files,
        int child_fd,
        GError **error)
 {
 	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
 		G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-	g_autoptr(GPtrArray) argv = build_argv(config, settings, self->console_log);
+	g_autoptr(GPtrArray) argv = build_argv(config, settings, files, self->console_log);
 
 	g_subprocess_launcher_take_fd(launcher, child_fd, CONTROL_FD);
+	if (files->kernel_fd >= 0)
+		g_subprocess_launcher_take_fd(launcher, g_steal_fd(&files->kernel_fd), KERNEL_FD);
+	if (files->initrd_fd >= 0)
+		g_subprocess_launcher_take_fd(launcher, g_steal_fd(&files->initrd_fd), INITRD_FD);
 	return g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, error);
 }
 
@@ -329,9 +345,35 @@ remember_settings(VmdWorker *self, const VmdSettings *settings, const gchar *con
 	self->balloon_target = settings->balloon_default_size;
 }
 
+gboolean
+vmd_boot_files_open(VmdBootFiles *files, const VmdSettings *settings, GError **error)
+{
+	if (settings->kernel[0] != '\0' &&
+	    (files->kernel_fd =
+		     vmd_open_as_user(settings->kernel, settings->owner, "Kernel", error)) < 0)
+		return FALSE;
+	if (settings->initrd[0] != '\0' &&
+	    (files->initrd_fd =
+		     vmd_open_as_user(settings->initrd, settings->owner, "Initrd", error)) < 0) {
+		vmd_boot_files_clear(files);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void
+vmd_boot_files_clear(VmdBootFiles *files)
+{
+	if (files->kernel_fd >= 0)
+		close(g_steal_fd(&files->kernel_fd));
+	if (files->initrd_fd >= 0)
+		close(g_steal_fd(&files->initrd_fd));
+}
+
 void
 vmd_worker_spawn(const VmdWorkerConfig *config,
 		 const VmdSettings *settings,
+		 VmdBootFiles *files,
 		 const gchar *console_log,
 		 GCancellable *cancellable,
 		 GAsyncReadyCallback callback,
@@ -344,10 +386,12 @@ vmd_worker_spawn(const VmdWorkerConfig *config,
 	self->spawn_task = g_task_new(NULL, cancellable, callback, user_data);
 	remember_settings(self, settings, console_log);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+		vmd_boot_files_clear(files);
 		fail_spawn(self, g_strerror(errno));
 		return;
 	}
-	self->process = launch(self, config, settings, fds[1], &error);
+	self->process = launch(self, config, settings, files, fds[1], &error);
+	vmd_boot_files_clear(files);
 	if (self->process == NULL) {
 		close(fds[0]);
 		fail_spawn(self, error->message);

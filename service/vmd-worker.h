@@ -23,8 +23,25 @@ typedef struct {
 #define VMD_TYPE_WORKER (vmd_worker_get_type())
 G_DECLARE_FINAL_TYPE(VmdWorker, vmd_worker, VMD, WORKER, GObject)
 
+/* The machine's kernel and initrd, opened with its owner's rights; -1 for none. */
+typedef struct {
+	gint kernel_fd;
+	gint initrd_fd;
+} VmdBootFiles;
+
+#define VMD_BOOT_FILES_INIT                                                                        \
+	{                                                                                          \
+		-1, -1                                                                             \
+	}
+
+/* Opens the files @settings names as its owner would; the default image needs none. */
+gboolean vmd_boot_files_open(VmdBootFiles *files, const VmdSettings *settings, GError **error);
+void vmd_boot_files_clear(VmdBootFiles *files);
+
+/* Takes the descriptors of @files. */
 void vmd_worker_spawn(const VmdWorkerConfig *config,
 		      const VmdSettings *settings,
+		      VmdBootFiles *files,
 		      const gchar *console_log,
 		      GCancellable *cancellable,
 		      GAsyncReadyCallback callback,

@@ -29,6 +29,8 @@
 typedef struct {
 	const char *kernel;
 	const char *initrd;
+	int64_t kernel_fd;
+	int64_t initrd_fd;
 	const char *cmdline;
 	int64_t memory_mib;
 	int64_t cpus;
@@ -67,6 +69,8 @@ __asan_default_options(void)
 enum {
 	OPT_KERNEL = 256,
 	OPT_INITRD,
+	OPT_KERNEL_FD,
+	OPT_INITRD_FD,
 	OPT_CMDLINE,
 	OPT_MEMORY,
 	OPT_CPUS,
@@ -85,6 +89,8 @@ enum {
 static const struct option long_options[] = {
 	{"kernel", required_argument, NULL, OPT_KERNEL},
 	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"kernel-fd", required_argument, NULL, OPT_KERNEL_FD},
+	{"initrd-fd", required_argument, NULL, OPT_INITRD_FD},
 	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{"memory", required_argument, NULL, OPT_MEMORY},
 	{"cpus", required_argument, NULL, OPT_CPUS},
@@ -108,6 +114,9 @@ static const char usage_text[] =
 	"  --kernel FILE             Guest kernel (ELF with a PVH or vboxmem entry note, or "
 	"bzImage)\n"
 	"  --initrd FILE             Initial ramdisk\n"
+	"  --kernel-fd FD            Read the kernel from the inherited descriptor FD "
+	"(--kernel names it)\n"
+	"  --initrd-fd FD            Read the initrd from the inherited descriptor FD\n"
 	"  --cmdline TEXT            Kernel command line\n"
 	"  --memory MiB              Guest RAM in MiB (a multiple of 2)\n"
 	"  --cpus N                  Number of vCPUs (default 1)\n"
@@ -155,6 +164,10 @@ set_option(Options *opts, int option, const char *name, const char *arg, VmmErro
 	case OPT_INITRD:
 		opts->initrd = arg;
 		return true;
+	case OPT_KERNEL_FD:
+		return parse_number(name, arg, &opts->kernel_fd, error);
+	case OPT_INITRD_FD:
+		return parse_number(name, arg, &opts->initrd_fd, error);
 	case OPT_CMDLINE:
 		opts->cmdline = arg;
 		return true;
@@ -207,8 +220,13 @@ check_options(const Options *opts, VmmError **error)
 		return bad_value(error, "--stats-interval must be between 0 and 4294967295");
 	if (opts->console_log_limit < 0)
 		return bad_value(error, "--console-log-limit must not be negative");
-	if (opts->control_fd > INT_MAX)
+	if (opts->control_fd > INT_MAX || opts->control_fd < -1)
 		return bad_value(error, "--control-fd is not a file descriptor");
+	if (opts->kernel_fd > INT_MAX || opts->kernel_fd < -1 || opts->initrd_fd > INT_MAX ||
+	    opts->initrd_fd < -1)
+		return bad_value(error, "--kernel-fd and --initrd-fd take a file descriptor");
+	if (opts->initrd_fd >= 0 && opts->initrd == NULL)
+		return bad_value(error, "--initrd-fd needs --initrd to name the file");
 	return true;
 }
 
@@ -293,8 +311,8 @@ config_from_options(const Options *opts)
 	VmmConfig config = {
 		.memory_size = (uint64_t)opts->memory_mib * VMM_MIB,
 		.n_vcpus = opts->cpus > 0 ? (unsigned)opts->cpus : 1,
-		.kernel = opts->kernel,
-		.initrd = opts->initrd,
+		.kernel = {opts->kernel, (int)opts->kernel_fd},
+		.initrd = {opts->initrd, (int)opts->initrd_fd},
 		.cmdline = opts->cmdline,
 		.devices.console_log = opts->console_log,
 		.devices.console_log_limit = opts->console_log_limit > 0
@@ -394,7 +412,7 @@ run_worker(const Options *opts)
 int
 main(int argc, char **argv)
 {
-	Options opts = {.control_fd = -1};
+	Options opts = {.control_fd = -1, .kernel_fd = -1, .initrd_fd = -1};
 	vmm_autoptr(VmmError) error = NULL;
 	int status = parse_options(argc, argv, &opts, &error);
 

@@ -54,6 +54,23 @@ mode_is(const Worker *worker, const char *mode)
 	return strcmp(worker->mode, mode) == 0;
 }
 
+/* Says what a boot file descriptor holds, so that a test can see what the worker got. */
+static void
+report_boot_file(const char *what, int fd)
+{
+	char head[64] = "";
+	ssize_t n = pread(fd, head, sizeof(head) - 1, 0);
+
+	if (n < 0)
+		fprintf(stderr, "hostile-worker: %s-fd %d unreadable\n", what, fd);
+	else
+		fprintf(stderr,
+			"hostile-worker: %s-fd starts with '%.*s'\n",
+			what,
+			(int)strcspn(head, "\n"),
+			head);
+}
+
 static void
 parse_args(Worker *worker, int argc, char **argv)
 {
@@ -69,6 +86,10 @@ parse_args(Worker *worker, int argc, char **argv)
 			worker->cpus = (uint32_t)strtoul(arg + 7, NULL, 10);
 		else if (strncmp(arg, "--balloon=", 10) == 0)
 			worker->balloon = strtoull(arg + 10, NULL, 10) * MIB;
+		else if (strncmp(arg, "--kernel-fd=", 12) == 0)
+			report_boot_file("kernel", atoi(arg + 12));
+		else if (strncmp(arg, "--initrd-fd=", 12) == 0)
+			report_boot_file("initrd", atoi(arg + 12));
 		else if (strncmp(arg, "--cmdline=", 10) == 0 &&
 			 (hostile = strstr(arg, "hostile=")) != NULL)
 			snprintf(worker->mode,

@@ -147,10 +147,11 @@ read_failed(VmmError **error, const char *what, const char *path, int fd)
 }
 
 static bool
-map_file(const char *path, const char *what, MappedFile *file, VmmError **error)
+map_file(const VmmBootFile *source, const char *what, MappedFile *file, VmmError **error)
 {
+	const char *path = source->path != NULL ? source->path : "(descriptor)";
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = source->fd >= 0 ? source->fd : open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return read_failed(error, what, path, fd);
@@ -182,19 +183,19 @@ unmap_file(MappedFile *file)
 
 bool
 vmm_boot_load_files(VmmMemory *memory,
-		    const char *kernel_path,
-		    const char *initrd_path,
+		    const VmmBootFile *kernel_file,
+		    const VmmBootFile *initrd_file,
 		    const char *cmdline,
 		    VmmBootInfo *info,
 		    VmmError **error)
 {
 	MappedFile kernel = {{NULL, 0}, NULL};
 	MappedFile initrd = {{NULL, 0}, NULL};
-	bool ok = map_file(kernel_path, "kernel", &kernel, error) &&
-		  (initrd_path == NULL || map_file(initrd_path, "initrd", &initrd, error)) &&
+	bool ok = map_file(kernel_file, "kernel", &kernel, error) &&
+		  (initrd_file == NULL || map_file(initrd_file, "initrd", &initrd, error)) &&
 		  vmm_boot_load(memory,
 				&kernel.blob,
-				initrd_path != NULL ? &initrd.blob : NULL,
+				initrd_file != NULL ? &initrd.blob : NULL,
 				cmdline,
 				info,
 				error);

@@ -48,9 +48,20 @@ bool vmm_boot_load(VmmMemory *memory,
 		   const char *cmdline,
 		   VmmBootInfo *info,
 		   VmmError **error);
+/*
+ * A file to boot from: @fd when it is not -1 (opened by the controller with
+ * the machine owner's rights, taken and closed here), else @path; @path
+ * names it in messages either way.
+ */
+typedef struct {
+	const char *path;
+	int fd;
+} VmmBootFile;
+
+/* @initrd may be NULL. */
 bool vmm_boot_load_files(VmmMemory *memory,
-			 const char *kernel_path,
-			 const char *initrd_path,
+			 const VmmBootFile *kernel,
+			 const VmmBootFile *initrd,
 			 const char *cmdline,
 			 VmmBootInfo *info,
 			 VmmError **error);

@@ -192,8 +192,8 @@ static void
 copy_config(VmmConfig *to, const VmmConfig *from)
 {
 	*to = *from;
-	to->kernel = vmm_strdup(from->kernel);
-	to->initrd = vmm_strdup(from->initrd);
+	to->kernel.path = vmm_strdup(from->kernel.path);
+	to->initrd.path = vmm_strdup(from->initrd.path);
 	to->cmdline = vmm_strdup(from->cmdline != NULL ? from->cmdline : "");
 	to->devices.console_log = vmm_strdup(from->devices.console_log);
 }
@@ -218,8 +218,8 @@ vmm_vm_new(const VmmConfig *config, VmmError **error)
 	vmm_vm_ioeventfd_init(self);
 	vmm_vm_irqfd_init(self);
 	if (!vmm_boot_load_files(self->memory,
-				 self->config.kernel,
-				 self->config.initrd,
+				 &self->config.kernel,
+				 self->config.initrd.path != NULL ? &self->config.initrd : NULL,
 				 self->config.cmdline,
 				 &self->boot,
 				 error) ||
@@ -250,8 +250,8 @@ vmm_vm_free(VmmVm *self)
 	vmm_clear_fd(&self->vm_fd);
 	vmm_clear_fd(&self->kvm_fd);
 	free(self->run.stop_info.reason);
-	free((char *)self->config.kernel);
-	free((char *)self->config.initrd);
+	free((char *)self->config.kernel.path);
+	free((char *)self->config.initrd.path);
 	free((char *)self->config.cmdline);
 	free((char *)self->config.devices.console_log);
 	pthread_mutex_destroy(&self->run.lock);

@@ -7,6 +7,7 @@
 
 #include "vmm-balloon.h"
 #include "vmm-devices.h"
+#include "vmm-boot.h"
 #include "vmm-loop.h"
 #include "vmm-memory.h"
 
@@ -15,8 +16,8 @@
 typedef struct {
 	uint64_t memory_size;
 	unsigned n_vcpus;
-	const char *kernel;
-	const char *initrd;
+	VmmBootFile kernel;
+	VmmBootFile initrd; /* path NULL: none */
 	const char *cmdline;
 	VmmDevicesConfig devices;
 } VmmConfig;
