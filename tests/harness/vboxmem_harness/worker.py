@@ -254,6 +254,11 @@ class WorkerControl:
                     socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC)
             except (BlockingIOError, InterruptedError):
                 continue
+            except ConnectionResetError:
+                # The worker closed its end with records of ours still unread, as one
+                # that exits before reading HELLO does: an end, not a violation.
+                self._received_end(None)
+                return
             except OSError as error:
                 self._received_end(f'receive failed: {error}')
                 return
