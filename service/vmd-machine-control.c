@@ -12,6 +12,8 @@
 /* Running a machine: Start, PowerOff, Pause, Resume and the balloon, through its worker. */
 
 #define POWER_OFF_GRACE_SECONDS 10
+/* A worker's own memory beside guest RAM, and what a measurement may lag behind. */
+#define RETOUCH_TOLERANCE (16 * VMD_MIB)
 
 static void
 set_state(VmdMachine *self, VboxmemMachineState state)
@@ -42,16 +44,43 @@ fail_unless(GDBusMethodInvocation *invocation, gboolean ok, const gchar *format,
 }
 
 /*
+ * The balloon as the host sees it: what the worker says it discarded, less
+ * what its process holds again. A guest that writes to ballooned pages gets
+ * them back silently; its balloon then counts as that much smaller.
+ */
+static guint64
+host_verified_actual(VmdMachine *self, guint64 actual, guint64 measured)
+{
+	guint64 memory = self->settings->memory_size;
+	guint64 verified = MIN(actual, memory + RETOUCH_TOLERANCE - MIN(measured, memory));
+
+	if (verified < actual && !self->retouch_reported) {
+		self->retouch_reported = TRUE;
+		g_warning("Machine %s: its worker holds %" G_GUINT64_FORMAT
+			  " MiB, though its balloon should leave it %" G_GUINT64_FORMAT
+			  " MiB: the guest took ballooned memory back; counting the balloon at "
+			  "%" G_GUINT64_FORMAT " MiB",
+			  self->settings->name,
+			  measured / VMD_MIB,
+			  (memory - actual) / VMD_MIB,
+			  verified / VMD_MIB);
+	}
+	return verified;
+}
+
+/*
  * What the machine costs the host: never less than what its balloon leaves
- * it, and more if its worker really holds more (a guest that writes to
- * ballooned pages gets them back). The worker's word alone charges nothing.
+ * it, and more if its worker really holds more. The worker's word alone
+ * charges nothing, and Balloon.Actual shows what the host verified.
  */
 static void
 charge_pool(VmdMachine *self, VmdWorker *worker)
 {
-	guint64 actual = vmd_worker_get_balloon_actual(worker);
 	guint64 measured = vmd_host_process_rss(vmd_worker_get_pid(worker));
+	guint64 actual =
+		host_verified_actual(self, vmd_worker_get_balloon_actual(worker), measured);
 
+	vbm_gdbus_balloon_set_actual(self->balloon_iface, actual);
 	vmd_pool_update(self->pool,
 			self->settings->name,
 			MAX(self->settings->memory_size - actual, measured));
@@ -60,10 +89,8 @@ charge_pool(VmdMachine *self, VmdWorker *worker)
 static void
 worker_changed_cb(VmdWorker *worker, VmdMachine *self)
 {
-	guint64 actual = vmd_worker_get_balloon_actual(worker);
 	g_autoptr(GVariant) stats = vmd_worker_dup_guest_stats(worker);
 
-	vbm_gdbus_balloon_set_actual(self->balloon_iface, actual);
 	charge_pool(self, worker);
 	vmd_machine_publish_guest_stats(self, stats, vmd_worker_get_guest_stats_updated(worker));
 	if (self->stopping)
@@ -201,6 +228,7 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 		return;
 	}
 	set_state(self, VBOXMEM_MACHINE_STATE_STARTING);
+	self->retouch_reported = FALSE;
 	vbm_gdbus_balloon_set_target(self->balloon_iface, self->settings->balloon_default_size);
 	console_log =
 		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);

@@ -33,6 +33,7 @@ struct _VmdMachine {
 	const VmdWorkerConfig *worker_config;
 	VmdWorker *worker;
 	gboolean stopping;
+	gboolean retouch_reported; /* the guest was caught taking ballooned memory back */
 	guint kill_timer;
 	GList *stop_waiters; /* GDBusMethodInvocation awaiting the end of the worker */
 };

@@ -20,6 +20,7 @@
  *   after-stopped   sends an event after STOPPED
  *   flood           sends events as fast as the socket takes them
  *   mute            reads requests and never answers
+ *   retouch         reports its balloon honestly, then takes all the memory back
  *   stderr-endless  writes one endless line to stderr
  *   stderr-flood    writes lines to stderr without pause
  * Every mode but mute still answers POWER_OFF, so that a test can tell a
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -178,6 +180,21 @@ reply(const VmpRecord *request, VmpStatus status)
 	send_record(&record);
 }
 
+/* As a guest writing to its ballooned pages: all of its memory resident again. */
+static void
+take_memory_back(const Worker *worker)
+{
+	void *memory = mmap(NULL,
+			    worker->memory_size,
+			    PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			    -1,
+			    0);
+
+	if (memory == MAP_FAILED)
+		perror("hostile-worker: mmap");
+}
+
 /* Returns false once the worker should exit. */
 static bool
 answer(Worker *worker, const VmpRecord *request)
@@ -196,6 +213,8 @@ answer(Worker *worker, const VmpRecord *request)
 		worker->state.actual = worker->state.target;
 		worker->state.guest_actual = worker->state.target;
 		send_balloon(worker);
+		if (mode_is(worker, "retouch"))
+			take_memory_back(worker);
 		break;
 	case VMP_KIND_PAUSE:
 		send_state(VMP_STATE_PAUSED);
