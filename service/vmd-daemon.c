@@ -273,7 +273,7 @@ load_machines(VmdDaemon *self)
 	/* add_machine() takes each settings over. */
 	g_ptr_array_set_free_func(all, NULL);
 	for (guint i = 0; i < all->len; i++)
-		add_machine(self, g_ptr_array_index(all, i));
+		vmd_machine_end_leftover_workers(add_machine(self, g_ptr_array_index(all, i)));
 	g_info("Loaded %u machines", g_hash_table_size(self->machines));
 }
 

@@ -7,6 +7,7 @@
 
 #include "vboxmem-error.h"
 #include "vmd-host.h"
+#include "vmd-leftovers.h"
 #include "vmd-machine-private.h"
 
 /* Running a machine: Start, PowerOff, Pause, Resume and the balloon, through its worker. */
@@ -203,6 +204,17 @@ spawned_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	vbm_gdbus_machine_complete_start(self->machine_iface, call->invocation);
 }
 
+void
+vmd_machine_end_leftover_workers(VmdMachine *self)
+{
+	g_autofree gchar *console_log =
+		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
+
+	if (self->worker == NULL)
+		vmd_end_leftover_workers(
+			self->worker_config->worker_path, console_log, self->settings->name);
+}
+
 static void
 start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 {
@@ -229,6 +241,7 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 	}
 	set_state(self, VBOXMEM_MACHINE_STATE_STARTING);
 	self->retouch_reported = FALSE;
+	vmd_machine_end_leftover_workers(self);
 	vbm_gdbus_balloon_set_target(self->balloon_iface, self->settings->balloon_default_size);
 	console_log =
 		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);

@@ -34,5 +34,7 @@ typedef struct {
 } VmdMachineTotals;
 
 void vmd_machine_collect_metrics(VmdMachine *self, VmdMetrics *metrics, VmdMachineTotals *totals);
+/* Ends what an earlier vboxmemd left running for this machine (vmd-leftovers.h). */
+void vmd_machine_end_leftover_workers(VmdMachine *self);
 
 G_END_DECLS

@@ -56,6 +56,14 @@ mode_is(const Worker *worker, const char *mode)
 	return strcmp(worker->mode, mode) == 0;
 }
 
+/* Held open for the worker's life, as vboxmem-vm holds its console log. */
+static void
+open_console_log(const char *path)
+{
+	if (open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) < 0)
+		perror("hostile-worker: console log");
+}
+
 /* Says what a boot file descriptor holds, so that a test can see what the worker got. */
 static void
 report_boot_file(const char *what, int fd)
@@ -88,6 +96,8 @@ parse_args(Worker *worker, int argc, char **argv)
 			worker->cpus = (uint32_t)strtoul(arg + 7, NULL, 10);
 		else if (strncmp(arg, "--balloon=", 10) == 0)
 			worker->balloon = strtoull(arg + 10, NULL, 10) * MIB;
+		else if (strncmp(arg, "--console-log=", 14) == 0)
+			open_console_log(arg + 14);
 		else if (strncmp(arg, "--kernel-fd=", 12) == 0)
 			report_boot_file("kernel", atoi(arg + 12));
 		else if (strncmp(arg, "--initrd-fd=", 12) == 0)

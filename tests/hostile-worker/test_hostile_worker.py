@@ -13,14 +13,17 @@ Run one case under tools/with-system-bus, e.g.
 """
 
 import os
+import signal
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'harness'))
 
+from gi.repository import Gio  # noqa: E402
+
 from vboxmem_harness import MiB, procfs, testing  # noqa: E402
-from vboxmem_harness.daemon import ERROR  # noqa: E402
+from vboxmem_harness.daemon import BUS_NAME, ERROR  # noqa: E402
 from vboxmem_harness.daemontest import DaemonTestCase  # noqa: E402
 
 MEMORY = 256 * MiB
@@ -122,6 +125,31 @@ class TestHostileWorker(DaemonTestCase):
         self.assertDBusError(ERROR + 'InsufficientMemory', self.client.start, other)
         self.client.power_off(path)
         self.assert_pool_empty()
+
+    def worker_pid(self, name):
+        log = '/' + Gio.dbus_escape_object_path(name) + '.console.log'
+        pids = [pid for pid in procfs.children(self.daemon_pid)
+                if any(arg.endswith(log) for arg in procfs.argv(pid))]
+        self.assertEqual(len(pids), 1, f'workers of {name}: {pids}')
+        return int(pids[0])
+
+    def test_leftover_after_daemon_killed(self):
+        """A worker stopped when its daemon died cannot notice: the next vboxmemd ends it
+        instead of running a second worker for the same machine."""
+        name, path = self.start_machine('honest')
+        pid = self.worker_pid(name)
+        os.kill(pid, signal.SIGSTOP)
+        os.kill(self.daemon_pid, signal.SIGKILL)
+        self.wait_for(lambda: not self.name_has_owner(BUS_NAME), 'the bus name is released')
+        self.daemon_pid = 0
+        offset = self.start_daemon()
+        self.daemon_pid = self.daemon_process.pid
+        self.wait_for(lambda: not procfs.alive(pid), f'the leftover worker {pid} is ended')
+        self.assertIn(f'Machine {name}: ending worker {pid}', self.daemon_log(offset))
+        self.assertEqual(self.client.state(path), 'powered-off')
+        self.client.start(path)
+        self.assertNotEqual(self.worker_pid(name), pid)
+        self.client.power_off(path)
 
     def measure_while_loose(self, mode):
         """Lets MODE run for a while; returns the daemon's CPU time and RSS growth."""

@@ -138,9 +138,11 @@ class DaemonTestCase(unittest.TestCase):
         offset = self.daemon_log_size()
         log = open(os.environ['VBOXMEMD_LOG'], 'ab')
         self.addCleanup(log.close)
-        process = subprocess.Popen([os.environ['VBOXMEMD'], '--state-dir', self.state_dir,
-                                    '--verbose'], stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=log)
+        argv = [os.environ['VBOXMEMD'], '--state-dir', self.state_dir, '--verbose']
+        # The same configuration as the first one (worker, guest image, pool).
+        if os.environ.get('VBOXMEMD_CONFIG'):
+            argv += ['--config', os.environ['VBOXMEMD_CONFIG']]
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.daemon_process = process
         self.addCleanup(self._stop_started_daemon, process)
 
