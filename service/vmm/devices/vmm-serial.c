@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "vmm-log.h"
 #include "vmm-serial.h"
 
 /* Register offsets and bits of a 16550A, as much as Linux's 8250 driver and the test guest use. */
@@ -38,6 +39,7 @@ struct _VmmSerial {
 	int log_fd;
 	uint64_t log_limit;
 	uint64_t log_written;
+	bool log_failing; /* said once; said again only after a write worked */
 	uint8_t ier;
 	uint8_t lcr;
 	uint8_t mcr;
@@ -59,8 +61,15 @@ log_byte(VmmSerial *self, uint8_t byte)
 		    write(self->log_fd, notice, sizeof(notice) - 1) > 0)
 			self->log_written = sizeof(notice) - 1;
 	}
-	if (write(self->log_fd, &byte, 1) == 1)
+	if (write(self->log_fd, &byte, 1) == 1) {
 		self->log_written++;
+		self->log_failing = false;
+	} else if (!self->log_failing) {
+		/* A full disk must not leave the log silently empty. */
+		self->log_failing = true;
+		vmm_warning("console log: %s; the guest's output is lost until it can be written",
+			    strerror(errno));
+	}
 }
 
 /* THRE interrupts on ISA IRQ 4 are edge-triggered through the PIC: pulse the line. */
