@@ -11,7 +11,9 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -64,14 +66,10 @@ static const uint32_t allowed_syscalls[] = {
 	__NR_geteuid,
 	__NR_getgid,
 	__NR_getegid,
-	__NR_tgkill,
-	__NR_tkill,
 	__NR_rt_sigaction,
 	__NR_rt_sigprocmask,
 	__NR_rt_sigreturn,
 	__NR_sigaltstack,
-	__NR_clone,
-	__NR_clone3,
 	__NR_set_robust_list,
 	__NR_set_tid_address,
 	__NR_rseq,
@@ -156,6 +154,48 @@ drop_privileges(const char *user, VmmError **error)
 #define RETURN(action) STMT(BPF_RET | BPF_K, (action))
 #define JUMP_IF(value, if_true, if_false)                                                          \
 	((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (value), (if_true), (if_false)))
+#define JUMP_IF_SET(bits, if_true, if_false)                                                       \
+	((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, (bits), (if_true), (if_false)))
+#define LOAD_ARG0_LOW STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]))
+#define LOAD_ARG0_HIGH                                                                             \
+	STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]) + sizeof(uint32_t))
+
+/*
+ * Signals go only to the worker's own threads (tgkill with its own process
+ * id): all workers run as one user, and one taken over by its guest must
+ * not stop or kill another. Each block returns; when the system call is
+ * another, the accumulator still holds its number.
+ */
+static size_t
+add_tgkill_rule(struct sock_filter *program, pid_t self)
+{
+	size_t n = 0;
+
+	program[n++] = JUMP_IF(__NR_tgkill, 0, 6);
+	program[n++] = LOAD_ARG0_LOW;
+	program[n++] = JUMP_IF((uint32_t)self, 0, 3);
+	program[n++] = LOAD_ARG0_HIGH;
+	program[n++] = JUMP_IF(0, 0, 1);
+	program[n++] = RETURN(SECCOMP_RET_ALLOW);
+	program[n++] = RETURN(SECCOMP_RET_KILL_PROCESS);
+	return n;
+}
+
+/* Threads, never processes: clone must share the thread group; clone3 is not offered. */
+static size_t
+add_clone_rules(struct sock_filter *program)
+{
+	size_t n = 0;
+
+	program[n++] = JUMP_IF(__NR_clone, 0, 4);
+	program[n++] = LOAD_ARG0_LOW;
+	program[n++] = JUMP_IF_SET(CLONE_THREAD, 0, 1);
+	program[n++] = RETURN(SECCOMP_RET_ALLOW);
+	program[n++] = RETURN(SECCOMP_RET_KILL_PROCESS);
+	program[n++] = JUMP_IF(__NR_clone3, 0, 1);
+	program[n++] = RETURN(SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+	return n;
+}
 
 /*
  * The filter as a classic BPF program: x86-64 system calls only; the
@@ -172,6 +212,8 @@ build_filter(struct sock_filter *program)
 	program[n++] = JUMP_IF(AUDIT_ARCH_X86_64, 1, 0);
 	program[n++] = RETURN(SECCOMP_RET_KILL_PROCESS);
 	program[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	n += add_tgkill_rule(program + n, getpid());
+	n += add_clone_rules(program + n);
 	/* Each test jumps to the ALLOW at the end: past the rest of the list, 2 tests, 2 returns.
 	 */
 	for (size_t i = 0; i < n_allowed; i++)
@@ -187,7 +229,7 @@ build_filter(struct sock_filter *program)
 static bool
 install_filter(VmmError **error)
 {
-	struct sock_filter program[VMM_N_ELEMENTS(allowed_syscalls) + 16];
+	struct sock_filter program[VMM_N_ELEMENTS(allowed_syscalls) + 32];
 	struct sock_fprog fprog = {.len = (unsigned short)build_filter(program), .filter = program};
 
 	_Static_assert(VMM_N_ELEMENTS(allowed_syscalls) + 4 < 256, "jumps must fit in 8 bits");
@@ -208,10 +250,29 @@ maybe_break_the_rules(void)
 #endif
 }
 
+/*
+ * Limits that hold whatever the guest makes the worker do: no core dump
+ * (it would write guest memory to disk), a bounded number of descriptors.
+ */
+static bool
+set_limits(VmmError **error)
+{
+	const struct rlimit no_core = {0, 0};
+	struct rlimit files;
+
+	if (getrlimit(RLIMIT_NOFILE, &files) != 0)
+		return vmm_error_from_errno(error, "Reading the worker's descriptor limit");
+	files.rlim_max = VMM_MIN(files.rlim_max, (rlim_t)VMM_SANDBOX_MAX_FILES);
+	files.rlim_cur = files.rlim_max;
+	if (setrlimit(RLIMIT_CORE, &no_core) != 0 || setrlimit(RLIMIT_NOFILE, &files) != 0)
+		return vmm_error_from_errno(error, "Setting the worker's resource limits");
+	return true;
+}
+
 bool
 vmm_sandbox_enter(const char *user, VmmError **error)
 {
-	if (!drop_privileges(user, error))
+	if (!set_limits(error) || !drop_privileges(user, error))
 		return false;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return vmm_set_error(error, EIO, "PR_SET_NO_NEW_PRIVS failed: %s", strerror(errno));

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vmm-log.h"
@@ -175,6 +176,8 @@ vcpu_thread(void *data)
 	snprintf(name, sizeof(name), "vcpu%u", self->index);
 	prctl(PR_SET_NAME, name);
 	current_vcpu = self;
+	/* Before the first KVM_RUN: a kick that misses the tid finds immediate_exit set. */
+	__atomic_store_n(&self->tid, (int)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
 	while (reason == NULL && !vmm_vm_should_stop(self->vm)) {
 		vmm_vm_vcpu_park_if_paused(self->vm);
 		if (vmm_vm_should_stop(self->vm))
@@ -192,6 +195,7 @@ vcpu_thread(void *data)
 	}
 	if (reason != NULL)
 		vmm_vm_stop(self->vm, reason);
+	__atomic_store_n(&self->tid, 0, __ATOMIC_SEQ_CST);
 	vmm_vm_vcpu_exited(self->vm, self);
 	return NULL;
 }
@@ -212,7 +216,13 @@ vmm_vcpu_kick(VmmVcpu *self)
 {
 	/* Before the thread is known to have started, immediate_exit alone stops its first KVM_RUN.
 	 */
+	int tid;
+
 	self->run->immediate_exit = 1;
-	if (__atomic_load_n(&self->thread_started, __ATOMIC_ACQUIRE))
-		pthread_kill(self->thread, KICK_SIGNAL);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	tid = __atomic_load_n(&self->tid, __ATOMIC_SEQ_CST);
+	/* tgkill, not pthread_kill (tkill with musl): the sandbox lets signals reach only our own
+	 * threads. */
+	if (tid > 0)
+		syscall(SYS_tgkill, getpid(), tid, KICK_SIGNAL);
 }

@@ -22,6 +22,7 @@ typedef struct {
 	VmmBus *mmio;
 	pthread_t thread;
 	bool thread_started; /* atomic: stored with release once thread is set */
+	int tid;             /* atomic: the thread's id while it runs, else 0 */
 	uint64_t seen_event;
 } VmmVcpu;
 
