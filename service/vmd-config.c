@@ -11,7 +11,7 @@
 #define DEFAULT_METRICS_PERIOD_MS 1000
 #define DEFAULT_METRICS_SAMPLES 60
 
-typedef enum { KEY_MIB, KEY_COUNT, KEY_PATH, KEY_NAME } KeyKind;
+typedef enum { KEY_MIB, KEY_COUNT, KEY_BOOLEAN, KEY_PATH, KEY_NAME } KeyKind;
 
 typedef struct {
 	const gchar *group;
@@ -33,6 +33,7 @@ static const ConfigKey keys[] = {
 	CONFIG_KEY("Worker", "GuestImage", KEY_PATH, worker.guest_image, 0, 0),
 	CONFIG_KEY("Worker", "User", KEY_NAME, worker.user, 0, 0),
 	CONFIG_KEY("Worker", "StatsIntervalMs", KEY_COUNT, worker.stats_interval_ms, 0, 3600000),
+	CONFIG_KEY("Worker", "MemoryCgroups", KEY_BOOLEAN, worker.memory_cgroups, 0, 0),
 	CONFIG_KEY("Metrics", "PeriodMs", KEY_COUNT, metrics_period_ms, 100, 3600000),
 	CONFIG_KEY("Metrics", "Samples", KEY_COUNT, metrics_samples, 1, 100000),
 };
@@ -45,6 +46,7 @@ set_defaults(VmdConfig *config)
 	config->worker.guest_image = g_strdup(VBOXMEM_DATADIR "/guest/vboxmem-test-guest");
 	config->worker.user = g_strdup("vboxmem");
 	config->worker.stats_interval_ms = DEFAULT_STATS_INTERVAL_MS;
+	config->worker.memory_cgroups = TRUE;
 	config->metrics_period_ms = DEFAULT_METRICS_PERIOD_MS;
 	config->metrics_samples = DEFAULT_METRICS_SAMPLES;
 }
@@ -76,6 +78,20 @@ read_number(GKeyFile *file, const ConfigKey *k, guint64 *value, GError **error)
 }
 
 static gboolean
+read_boolean(GKeyFile *file, const ConfigKey *k, gboolean *value, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	gboolean read = g_key_file_get_boolean(file, k->group, k->key, &local);
+
+	if (local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&local));
+		return FALSE;
+	}
+	*value = read;
+	return TRUE;
+}
+
+static gboolean
 read_key(GKeyFile *file, const ConfigKey *k, VmdConfig *config, GError **error)
 {
 	gpointer field = G_STRUCT_MEMBER_P(config, k->offset);
@@ -93,6 +109,8 @@ read_key(GKeyFile *file, const ConfigKey *k, VmdConfig *config, GError **error)
 			return FALSE;
 		*(guint *)field = (guint)number;
 		return TRUE;
+	case KEY_BOOLEAN:
+		return read_boolean(file, k, (gboolean *)field, error);
 	case KEY_PATH:
 	case KEY_NAME:
 		text = g_key_file_get_string(file, k->group, k->key, error);

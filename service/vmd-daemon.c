@@ -8,6 +8,7 @@
 #include "vboxmem-error.h"
 #include "vbm-gdbus.h"
 #include "vmd-authority.h"
+#include "vmd-cgroups.h"
 #include "vmd-config.h"
 #include "vmd-daemon.h"
 #include "vmd-host.h"
@@ -26,6 +27,7 @@ struct _VmdDaemon {
 	VmdStore *store;
 	VmdAuthority *authority;
 	VmdPool *pool;
+	VmdCgroups *cgroups;
 	VmdMetrics *metrics;
 	GDBusObjectManagerServer *object_manager;
 	VbmGdbusManager *manager_iface;
@@ -47,8 +49,12 @@ machine_unregistered_cb(VmdMachine *machine, VmdDaemon *self)
 static VmdMachine *
 add_machine(VmdDaemon *self, VmdSettings *settings)
 {
-	VmdMachine *machine = vmd_machine_new(
-		settings, self->store, self->authority, self->pool, &self->config.worker);
+	VmdMachine *machine = vmd_machine_new(settings,
+					      self->store,
+					      self->authority,
+					      self->pool,
+					      self->cgroups,
+					      &self->config.worker);
 
 	g_hash_table_insert(self->machines, g_strdup(vmd_machine_get_name(machine)), machine);
 	g_signal_connect(machine, "unregistered", G_CALLBACK(machine_unregistered_cb), self);
@@ -295,6 +301,7 @@ vmd_daemon_dispose(GObject *object)
 	g_clear_object(&self->store);
 	g_clear_object(&self->metrics);
 	g_clear_object(&self->pool);
+	g_clear_object(&self->cgroups);
 	vmd_config_clear(&self->config);
 	G_OBJECT_CLASS(vmd_daemon_parent_class)->dispose(object);
 }
@@ -332,6 +339,8 @@ vmd_daemon_new(const gchar *state_dir, const gchar *config_path, GError **error)
 		return NULL;
 	self->pool = vmd_pool_new(self->config.pool_size != 0 ? self->config.pool_size
 							      : vmd_host_default_pool(host_memory));
+	/* The state directory tells this vboxmemd's groups from another's. */
+	self->cgroups = vmd_cgroups_new(self->config.worker.memory_cgroups, state_dir);
 	export_manager(self);
 	load_machines(self);
 	self->metrics = vmd_metrics_new(self->config.metrics_period_ms,

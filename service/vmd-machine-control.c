@@ -15,6 +15,8 @@
 #define POWER_OFF_GRACE_SECONDS 10
 /* A worker's own memory beside guest RAM, and what a measurement may lag behind. */
 #define RETOUCH_TOLERANCE (16 * VMD_MIB)
+/* Above its allowance, a worker's memory cgroup leaves room for the worker itself and KVM. */
+#define CGROUP_MARGIN (64 * VMD_MIB)
 
 static void
 set_state(VmdMachine *self, VboxmemMachineState state)
@@ -74,6 +76,21 @@ host_verified_actual(VmdMachine *self, guint64 actual, guint64 measured)
  * it, and more if its worker really holds more. The worker's word alone
  * charges nothing, and Balloon.Actual shows what the host verified.
  */
+/*
+ * The most memory the machine's worker may hold: what the balloon leaves the
+ * guest, or will leave it once a smaller target is reached, plus a margin.
+ */
+void
+vmd_machine_update_memory_limit(VmdMachine *self, guint64 verified_actual)
+{
+	guint64 target = vbm_gdbus_balloon_get_target(self->balloon_iface);
+
+	vmd_cgroups_set_limit(self->cgroups,
+			      self->settings->name,
+			      self->settings->memory_size - MIN(verified_actual, target) +
+				      CGROUP_MARGIN);
+}
+
 static void
 charge_pool(VmdMachine *self, VmdWorker *worker)
 {
@@ -82,6 +99,7 @@ charge_pool(VmdMachine *self, VmdWorker *worker)
 		host_verified_actual(self, vmd_worker_get_balloon_actual(worker), measured);
 
 	vbm_gdbus_balloon_set_actual(self->balloon_iface, actual);
+	vmd_machine_update_memory_limit(self, actual);
 	vmd_pool_update(self->pool,
 			self->settings->name,
 			MAX(self->settings->memory_size - actual, measured));
@@ -147,6 +165,7 @@ worker_exited_cb(VmdWorker *worker, gboolean clean, const gchar *reason, VmdMach
 			  vmd_worker_get_console_log(worker));
 	vmd_machine_drop_worker(self);
 	vmd_pool_release(self->pool, self->settings->name);
+	vmd_cgroups_remove(self->cgroups, self->settings->name);
 	vbm_gdbus_balloon_set_actual(self->balloon_iface, 0);
 	vbm_gdbus_balloon_set_target(self->balloon_iface, 0);
 	vmd_machine_publish_guest_stats(self, NULL, 0);
@@ -188,6 +207,7 @@ spawned_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	if (worker == NULL) {
 		vmd_pool_release(self->pool, self->settings->name);
+		vmd_cgroups_remove(self->cgroups, self->settings->name);
 		set_state(self, VBOXMEM_MACHINE_STATE_POWERED_OFF);
 		g_dbus_method_invocation_return_gerror(call->invocation, error);
 		return;
@@ -220,7 +240,7 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *console_log = NULL;
-	VmdBootFiles files = VMD_BOOT_FILES_INIT;
+	VmdWorkerFiles files = VMD_WORKER_FILES_INIT;
 
 	if (!fail_unless(invocation,
 			 self->worker == NULL && vmd_machine_check_stopped(self, NULL),
@@ -229,13 +249,13 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 			 vboxmem_machine_state_to_string(self->state)))
 		return;
 	/* Opened as the owner: vboxmemd must not read for them what they may not read. */
-	if (!vmd_boot_files_open(&files, self->settings, &error)) {
+	if (!vmd_worker_files_open(&files, self->settings, &error)) {
 		g_dbus_method_invocation_return_gerror(invocation, error);
 		return;
 	}
 	if (!vmd_pool_admit(
 		    self->pool, self->settings->name, self->settings->memory_size, &error)) {
-		vmd_boot_files_clear(&files);
+		vmd_worker_files_clear(&files);
 		g_dbus_method_invocation_return_gerror(invocation, error);
 		return;
 	}
@@ -243,6 +263,8 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 	self->retouch_reported = FALSE;
 	vmd_machine_end_leftover_workers(self);
 	vbm_gdbus_balloon_set_target(self->balloon_iface, self->settings->balloon_default_size);
+	files.cgroup_procs = vmd_cgroups_prepare(
+		self->cgroups, self->settings->name, self->settings->memory_size + CGROUP_MARGIN);
 	console_log =
 		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
 	vmd_worker_spawn(self->worker_config,
@@ -367,6 +389,8 @@ set_balloon_target(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant
 			 vboxmem_machine_state_to_string(self->state)))
 		return;
 	vbm_gdbus_balloon_set_target(self->balloon_iface, size);
+	/* Raised before a smaller balloon gives the guest its memory back. */
+	vmd_machine_update_memory_limit(self, vbm_gdbus_balloon_get_actual(self->balloon_iface));
 	forward_to_worker(self, invocation, VMP_KIND_SET_BALLOON_TARGET, size);
 }
 

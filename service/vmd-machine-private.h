@@ -6,6 +6,7 @@
 #pragma once
 
 #include "vboxmem-enums.h"
+#include "vmd-cgroups.h"
 #include "vmd-machine.h"
 #include "vmd-worker.h"
 
@@ -30,6 +31,7 @@ struct _VmdMachine {
 
 	/* While it runs: */
 	VmdPool *pool;
+	VmdCgroups *cgroups;
 	const VmdWorkerConfig *worker_config;
 	VmdWorker *worker;
 	gboolean stopping;
@@ -45,5 +47,6 @@ gboolean vmd_machine_check_no_options(GVariant *options, GError **error);
 gboolean vmd_machine_return_if_error(GDBusMethodInvocation *invocation, GError *error);
 void vmd_machine_connect_control_handlers(VmdMachine *self);
 void vmd_machine_drop_worker(VmdMachine *self);
+void vmd_machine_update_memory_limit(VmdMachine *self, guint64 verified_actual);
 
 G_END_DECLS

@@ -366,6 +366,7 @@ vmd_machine_dispose(GObject *object)
 	g_clear_object(&self->store);
 	g_clear_object(&self->authority);
 	g_clear_object(&self->pool);
+	g_clear_object(&self->cgroups);
 	G_OBJECT_CLASS(vmd_machine_parent_class)->dispose(object);
 }
 
@@ -411,6 +412,7 @@ vmd_machine_new(VmdSettings *settings,
 		VmdStore *store,
 		VmdAuthority *authority,
 		VmdPool *pool,
+		VmdCgroups *cgroups,
 		const VmdWorkerConfig *worker_config)
 {
 	VmdMachine *self = g_object_new(VMD_TYPE_MACHINE, NULL);
@@ -420,6 +422,7 @@ vmd_machine_new(VmdSettings *settings,
 	self->store = g_object_ref(store);
 	self->authority = g_object_ref(authority);
 	self->pool = g_object_ref(pool);
+	self->cgroups = g_object_ref(cgroups);
 	self->worker_config = worker_config;
 	self->object = vbm_gdbus_object_skeleton_new(path);
 	vbm_gdbus_object_skeleton_set_machine(self->object, self->machine_iface);

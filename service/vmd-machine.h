@@ -7,6 +7,7 @@
 
 #include "vbm-gdbus.h"
 #include "vmd-authority.h"
+#include "vmd-cgroups.h"
 #include "vmd-metrics.h"
 #include "vmd-pool.h"
 #include "vmd-settings.h"
@@ -22,6 +23,7 @@ VmdMachine *vmd_machine_new(VmdSettings *settings,
 			    VmdStore *store,
 			    VmdAuthority *authority,
 			    VmdPool *pool,
+			    VmdCgroups *cgroups,
 			    const VmdWorkerConfig *worker_config);
 const gchar *vmd_machine_get_name(VmdMachine *self);
 GDBusObjectSkeleton *vmd_machine_get_object(VmdMachine *self);

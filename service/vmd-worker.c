@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vboxmem-error.h"
+#include "vmd-cgroups.h"
 #include "vmd-channel.h"
 #include "vmd-log-pipe.h"
 #include "vmd-open-as.h"
@@ -61,7 +62,7 @@ G_DEFINE_TYPE(VmdWorker, vmd_worker, G_TYPE_OBJECT)
 static GPtrArray *
 build_argv(const VmdWorkerConfig *config,
 	   const VmdSettings *s,
-	   const VmdBootFiles *files,
+	   const VmdWorkerFiles *files,
 	   const gchar *console_log)
 {
 	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
@@ -300,7 +301,7 @@ static GSubprocess *
 launch(VmdWorker *self,
        const VmdWorkerConfig *config,
        const VmdSettings *settings,
-       VmdBootFiles *files,
+       VmdWorkerFiles *files,
        int child_fd,
        GError **error)
 {
@@ -313,6 +314,9 @@ launch(VmdWorker *self,
 		g_subprocess_launcher_take_fd(launcher, g_steal_fd(&files->kernel_fd), KERNEL_FD);
 	if (files->initrd_fd >= 0)
 		g_subprocess_launcher_take_fd(launcher, g_steal_fd(&files->initrd_fd), INITRD_FD);
+	if (files->cgroup_procs != NULL)
+		g_subprocess_launcher_set_child_setup(
+			launcher, vmd_cgroups_join, g_steal_pointer(&files->cgroup_procs), g_free);
 	return g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, error);
 }
 
@@ -346,7 +350,7 @@ remember_settings(VmdWorker *self, const VmdSettings *settings, const gchar *con
 }
 
 gboolean
-vmd_boot_files_open(VmdBootFiles *files, const VmdSettings *settings, GError **error)
+vmd_worker_files_open(VmdWorkerFiles *files, const VmdSettings *settings, GError **error)
 {
 	if (settings->kernel[0] != '\0' &&
 	    (files->kernel_fd =
@@ -355,25 +359,26 @@ vmd_boot_files_open(VmdBootFiles *files, const VmdSettings *settings, GError **e
 	if (settings->initrd[0] != '\0' &&
 	    (files->initrd_fd =
 		     vmd_open_as_user(settings->initrd, settings->owner, "Initrd", error)) < 0) {
-		vmd_boot_files_clear(files);
+		vmd_worker_files_clear(files);
 		return FALSE;
 	}
 	return TRUE;
 }
 
 void
-vmd_boot_files_clear(VmdBootFiles *files)
+vmd_worker_files_clear(VmdWorkerFiles *files)
 {
 	if (files->kernel_fd >= 0)
 		close(g_steal_fd(&files->kernel_fd));
 	if (files->initrd_fd >= 0)
 		close(g_steal_fd(&files->initrd_fd));
+	g_clear_pointer(&files->cgroup_procs, g_free);
 }
 
 void
 vmd_worker_spawn(const VmdWorkerConfig *config,
 		 const VmdSettings *settings,
-		 VmdBootFiles *files,
+		 VmdWorkerFiles *files,
 		 const gchar *console_log,
 		 GCancellable *cancellable,
 		 GAsyncReadyCallback callback,
@@ -386,12 +391,12 @@ vmd_worker_spawn(const VmdWorkerConfig *config,
 	self->spawn_task = g_task_new(NULL, cancellable, callback, user_data);
 	remember_settings(self, settings, console_log);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
-		vmd_boot_files_clear(files);
+		vmd_worker_files_clear(files);
 		fail_spawn(self, g_strerror(errno));
 		return;
 	}
 	self->process = launch(self, config, settings, files, fds[1], &error);
-	vmd_boot_files_clear(files);
+	vmd_worker_files_clear(files);
 	if (self->process == NULL) {
 		close(fds[0]);
 		fail_spawn(self, error->message);

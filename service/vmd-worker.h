@@ -18,30 +18,37 @@ typedef struct {
 	gchar *guest_image;
 	gchar *user;
 	guint stats_interval_ms;
+	gboolean memory_cgroups; /* run each worker in a memory cgroup of its own, where there is
+				    one */
 } VmdWorkerConfig;
 
 #define VMD_TYPE_WORKER (vmd_worker_get_type())
 G_DECLARE_FINAL_TYPE(VmdWorker, vmd_worker, VMD, WORKER, GObject)
 
-/* The machine's kernel and initrd, opened with its owner's rights; -1 for none. */
+/*
+ * What a new worker is given: the machine's kernel and initrd, opened with
+ * its owner's rights (-1 for none), and the cgroup.procs file of the memory
+ * cgroup it joins before it runs (NULL for none).
+ */
 typedef struct {
 	gint kernel_fd;
 	gint initrd_fd;
-} VmdBootFiles;
+	gchar *cgroup_procs;
+} VmdWorkerFiles;
 
-#define VMD_BOOT_FILES_INIT                                                                        \
+#define VMD_WORKER_FILES_INIT                                                                      \
 	{                                                                                          \
-		-1, -1                                                                             \
+		-1, -1, NULL                                                                       \
 	}
 
 /* Opens the files @settings names as its owner would; the default image needs none. */
-gboolean vmd_boot_files_open(VmdBootFiles *files, const VmdSettings *settings, GError **error);
-void vmd_boot_files_clear(VmdBootFiles *files);
+gboolean vmd_worker_files_open(VmdWorkerFiles *files, const VmdSettings *settings, GError **error);
+void vmd_worker_files_clear(VmdWorkerFiles *files);
 
-/* Takes the descriptors of @files. */
+/* Takes what @files holds. */
 void vmd_worker_spawn(const VmdWorkerConfig *config,
 		      const VmdSettings *settings,
-		      VmdBootFiles *files,
+		      VmdWorkerFiles *files,
 		      const gchar *console_log,
 		      GCancellable *cancellable,
 		      GAsyncReadyCallback callback,

@@ -223,8 +223,6 @@ answer(Worker *worker, const VmpRecord *request)
 		worker->state.actual = worker->state.target;
 		worker->state.guest_actual = worker->state.target;
 		send_balloon(worker);
-		if (mode_is(worker, "retouch"))
-			take_memory_back(worker);
 		break;
 	case VMP_KIND_PAUSE:
 		send_state(VMP_STATE_PAUSED);
@@ -236,6 +234,8 @@ answer(Worker *worker, const VmpRecord *request)
 		break;
 	}
 	reply(request, VMP_STATUS_OK);
+	if (request->kind == VMP_KIND_SET_BALLOON_TARGET && mode_is(worker, "retouch"))
+		take_memory_back(worker);
 	return true;
 }
 

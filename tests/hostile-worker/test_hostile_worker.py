@@ -107,14 +107,19 @@ class TestHostileWorker(DaemonTestCase):
         self.assertEqual(self.client.state(path), 'powered-off')
         self.assert_pool_empty()
 
-    def test_retouch(self):
-        """A guest that writes to its ballooned pages gets them back unseen by its worker's
-        count, but not by the host: the pool charges what the host measures."""
-        offset = self.daemon_log_size()
+    def start_retouching(self):
+        """A 384 MiB machine whose guest takes back all it gave its balloon at once."""
         path = self.client.create_machine('h-retouch', MemorySize=384 * MiB,
                                           CommandLine='hostile=retouch')
         self.client.start(path)
         self.client.set_balloon_target(path, 256 * MiB)
+        return path
+
+    def test_retouch_without_cgroup(self):
+        """Without a memory cgroup, the guest gets its ballooned memory back but gains no
+        room: the pool charges what the host measures, and Balloon.Actual says so."""
+        offset = self.daemon_log_size()
+        path = self.start_retouching()
         self.wait_for(lambda: self.client.pool()['MemoryCommitted'] >= 368 * MiB,
                       lambda: f'the pool charges {self.client.pool()}')
         actual = self.client.balloon(path)[1]
@@ -125,6 +130,20 @@ class TestHostileWorker(DaemonTestCase):
         self.assertDBusError(ERROR + 'InsufficientMemory', self.client.start, other)
         self.client.power_off(path)
         self.assert_pool_empty()
+
+    def test_retouch_hits_its_limit(self):
+        """In its memory cgroup, the guest hits its own limit: its machine aborts and its
+        neighbours keep what the pool promised them."""
+        if 'Workers run in memory cgroups' not in self.daemon_log():
+            self.skipTest('no memory cgroup here (vboxmemd says why in its log)')
+        path = self.start_retouching()
+        self.wait_for(lambda: self.client.state(path) == 'aborted',
+                      lambda: f'h-retouch is {self.client.state(path)}')
+        self.assert_pool_empty()
+        other = self.client.create_machine('h-other', MemorySize=256 * MiB,
+                                           CommandLine='hostile=honest')
+        self.client.start(other)
+        self.client.power_off(other)
 
     def worker_pid(self, name):
         log = '/' + Gio.dbus_escape_object_path(name) + '.console.log'
