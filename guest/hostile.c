@@ -244,6 +244,23 @@ run_flood(void)
 	       (unsigned long long)(clock_us(clock_now() - start) / 1000));
 }
 
+/*
+ * Writes to every page the balloon holds, as a guest that takes its memory
+ * back without telling the device: the host sees it only in what it
+ * measures, never in the balloon's count.
+ */
+static void
+run_retouch(void)
+{
+	uint64_t cursor = mem_first_pfn(), pfn, n = 0;
+
+	while (mem_find_up(STATE_BIT(PAGE_BALLOON), &cursor, &pfn)) {
+		*(volatile uint64_t *)(uintptr_t)(pfn << PAGE_SHIFT) = pfn;
+		n++;
+	}
+	marker("hostile retouch pages=%llu", (unsigned long long)n);
+}
+
 /* The modes that change the driver's behaviour until exit. Returns false if not one. */
 static bool
 set_lasting(const char *mode, size_t len)
@@ -271,6 +288,8 @@ run_once(const char *mode, size_t len)
 		run_bad_desc();
 	else if (span_is(mode, len, "flood"))
 		run_flood();
+	else if (span_is(mode, len, "retouch"))
+		run_retouch();
 	else
 		return span_is(mode, len, "none");
 	return true;
@@ -284,6 +303,7 @@ known(const char *mode, size_t len)
 		"bad-pfn",
 		"bad-desc",
 		"flood",
+		"retouch",
 		"ignore-target",
 		"lie-actual",
 		"bad-stats",

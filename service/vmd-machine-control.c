@@ -79,16 +79,19 @@ host_verified_actual(VmdMachine *self, guint64 actual, guint64 measured)
 /*
  * The most memory the machine's worker may hold: what the balloon leaves the
  * guest, or will leave it once a smaller target is reached, plus a margin.
+ * A guest allowed to deflate on its own when it runs out of memory may take
+ * all of it back at any time: its limit stays at its full size, and the pool
+ * reports the overdraw instead.
  */
 void
 vmd_machine_update_memory_limit(VmdMachine *self, guint64 verified_actual)
 {
 	guint64 target = vbm_gdbus_balloon_get_target(self->balloon_iface);
+	guint64 held = self->settings->deflate_on_oom ? 0 : MIN(verified_actual, target);
 
 	vmd_cgroups_set_limit(self->cgroups,
 			      self->settings->name,
-			      self->settings->memory_size - MIN(verified_actual, target) +
-				      CGROUP_MARGIN);
+			      self->settings->memory_size - held + CGROUP_MARGIN);
 }
 
 static void

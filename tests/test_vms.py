@@ -203,6 +203,28 @@ class TestPoolTrustsOnlyTheHost(MachineTestCase):
         self.assertLess(abs(procfs.rss(pid) - rss), 16 * MiB)
 
 
+class TestRetouchingGuest(MachineTestCase):
+    """Run with tools/with-system-bus --pool-mib 512."""
+
+    def test_guest_taking_ballooned_memory_back(self):
+        # The guest writes to the pages its balloon gave the host. In its memory cgroup
+        # it hits its own limit; without one, the pool charges what the host measures.
+        path = self.create_machine('retoucher', MemorySize=384 * MiB,
+                                   CommandLine=guest_script('wait-balloon:256M:timeout=60s',
+                                                            'hostile:retouch', 'hold:60s'))
+        self.client.start(path)
+        self.client.set_balloon_target(path, 256 * MiB)
+        self.wait_actual(path, 256 * MiB)
+        if 'Workers run in memory cgroups' in self.daemon_log():
+            self.wait_state(path, 'aborted')
+            self.assertEqual(self.client.pool()['MemoryCommitted'], 0)
+            return
+        self.wait_console(path, 'vboxmem-guest: hostile retouch pages=65536')
+        self.wait_for(lambda: self.client.pool()['MemoryCommitted'] >= 368 * MiB,
+                      lambda: f'the pool charges {self.client.pool()}')
+        self.assertLessEqual(self.client.balloon(path)[1], 16 * MiB)
+
+
 class TestPoolOverdrawn(MachineTestCase):
     """Run with tools/with-system-bus --pool-mib 1024."""
 
