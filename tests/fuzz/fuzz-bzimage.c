@@ -34,23 +34,7 @@
 
 #include "fuzz-boot.h"
 #include "vmm-boot-private.h"
-
-/* Offsets in the image and in boot_params (Documentation/arch/x86/boot.rst, zero-page.rst). */
-#define SETUP_SECTS 0x1f1
-#define SETUP_HEADER_START 0x1f1
-#define SETUP_HEADER_LENGTH_BYTE 0x201
-#define HEADER_MAGIC_OFFSET 0x202
-#define TYPE_OF_LOADER 0x210
-#define LOADFLAGS 0x211
-#define RAMDISK_IMAGE 0x218
-#define RAMDISK_SIZE 0x21c
-#define CMD_LINE_PTR 0x228
-#define INITRD_ADDR_MAX 0x22c
-#define E820_ENTRIES 0x1e8
-#define E820_TABLE 0x2d0
-#define E820_ENTRY_SIZE 20
-#define BOOT_PARAMS_SIZE 4096
-#define ENTRY_64_OFFSET 0x200
+#include "vmm-bzimage-layout.h"
 
 static uint32_t
 get_le32(const uint8_t *at)

@@ -8,32 +8,7 @@
 #include <string.h>
 
 #include "vmm-boot-private.h"
-
-/* Offsets in the image and in boot_params (Documentation/arch/x86/boot.rst, zero-page.rst). */
-#define SETUP_SECTS 0x1f1
-#define SETUP_HEADER_START 0x1f1
-#define SETUP_HEADER_LENGTH_BYTE 0x201
-#define HEADER_MAGIC_OFFSET 0x202
-#define VERSION 0x206
-#define TYPE_OF_LOADER 0x210
-#define LOADFLAGS 0x211
-#define RAMDISK_IMAGE 0x218
-#define RAMDISK_SIZE 0x21c
-#define CMD_LINE_PTR 0x228
-#define INITRD_ADDR_MAX 0x22c
-#define XLOADFLAGS 0x236
-#define PREF_ADDRESS 0x258
-#define INIT_SIZE 0x260
-#define E820_ENTRIES 0x1e8
-#define E820_TABLE 0x2d0
-#define BOOT_PARAMS_SIZE 4096
-
-#define HEADER_MAGIC 0x53726448 /* "HdrS" */
-#define MIN_VERSION 0x020c      /* xloadflags, 64-bit entry */
-#define XLF_KERNEL_64 (1u << 0)
-#define LOADED_HIGH (1u << 0)
-#define LOADER_UNDEFINED 0xff
-#define ENTRY_64_OFFSET 0x200
+#include "vmm-bzimage-layout.h"
 
 typedef struct {
 	const uint8_t *data;
@@ -128,9 +103,9 @@ fill_e820(VmmMemory *memory, uint8_t *params)
 
 	params[E820_ENTRIES] = (uint8_t)n;
 	for (unsigned i = 0; i < n; i++) {
-		write_le(params, E820_TABLE + i * 20, e820[i].address, 8);
-		write_le(params, E820_TABLE + i * 20 + 8, e820[i].size, 8);
-		write_le(params, E820_TABLE + i * 20 + 16, e820[i].type, 4);
+		write_le(params, E820_TABLE + i * E820_ENTRY_SIZE, e820[i].address, 8);
+		write_le(params, E820_TABLE + i * E820_ENTRY_SIZE + 8, e820[i].size, 8);
+		write_le(params, E820_TABLE + i * E820_ENTRY_SIZE + 16, e820[i].type, 4);
 	}
 }
 
