@@ -21,6 +21,8 @@
 #define KERNEL_FD 4
 #define INITRD_FD 5
 #define START_TIMEOUT_SECONDS 30
+/* How long a worker may take to exit once it closed its control socket. */
+#define EXIT_TIMEOUT_SECONDS 10
 
 /*
  * One vboxmem-vm process, its control channel and its stderr. Emits
@@ -51,6 +53,7 @@ struct _VmdWorker {
 	gboolean stderr_closed;
 	gboolean exit_clean;
 	guint start_timeout;
+	guint exit_timeout;
 	GTask *spawn_task;
 };
 
@@ -140,6 +143,7 @@ report_exit_when_done(VmdWorker *self)
 		return;
 	self->exited = TRUE;
 	g_clear_handle_id(&self->start_timeout, g_source_remove);
+	g_clear_handle_id(&self->exit_timeout, g_source_remove);
 	fail_spawn(self, exit_reason(self));
 	g_signal_emit(self, signals[SIGNAL_EXITED], 0, self->exit_clean, exit_reason(self));
 }
@@ -225,8 +229,14 @@ take_ready(VmdWorker *self, const VmpReady *ready)
 static gboolean
 take_balloon(VmdWorker *self, const VmpBalloon *balloon)
 {
-	if (balloon->target > self->memory_size || balloon->actual > self->memory_size)
+	if (balloon->target > self->memory_size || balloon->actual > self->memory_size) {
+		refuse(self,
+		       "the worker broke the control protocol: a balloon of %" G_GUINT64_FORMAT
+		       " bytes in a machine of %" G_GUINT64_FORMAT " bytes",
+		       MAX(balloon->target, balloon->actual),
+		       self->memory_size);
 		return FALSE;
+	}
 	self->balloon = *balloon;
 	return TRUE;
 }
@@ -285,12 +295,27 @@ channel_record_cb(VmdChannel *channel, const VmpRecord *record, VmdWorker *self)
 	g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
 }
 
+/* A worker that closed its end of the channel but lives on cannot be controlled: it goes. */
+static gboolean
+closed_but_alive_cb(gpointer user_data)
+{
+	VmdWorker *self = user_data;
+
+	self->exit_timeout = 0;
+	if (!self->process_gone)
+		abort_worker(self, "the worker closed its control socket but did not exit");
+	return G_SOURCE_REMOVE;
+}
+
 static void
 channel_closed_cb(VmdChannel *channel, const gchar *why, VmdWorker *self)
 {
 	if (why == NULL) {
 		/* The worker closed its end: it is exiting, and says why on stderr or in STOPPED.
 		 */
+		if (!self->process_gone && self->exit_timeout == 0)
+			self->exit_timeout = g_timeout_add_seconds(
+				EXIT_TIMEOUT_SECONDS, closed_but_alive_cb, self);
 		return;
 	}
 	g_warning("Machine %s: %s; stopping its worker", self->machine_name, why);
@@ -555,6 +580,7 @@ vmd_worker_dispose(GObject *object)
 
 	vmd_worker_kill(self);
 	g_clear_handle_id(&self->start_timeout, g_source_remove);
+	g_clear_handle_id(&self->exit_timeout, g_source_remove);
 	if (self->channel != NULL)
 		g_signal_handlers_disconnect_by_data(self->channel, self);
 	g_clear_object(&self->channel);

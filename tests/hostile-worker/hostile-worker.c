@@ -21,6 +21,7 @@
  *   flood           sends events as fast as the socket takes them
  *   mute            reads requests and never answers
  *   retouch         reports its balloon honestly, then takes all the memory back
+ *   hang-up         closes its control socket and lives on
  *   stderr-endless  writes one endless line to stderr
  *   stderr-flood    writes lines to stderr without pause
  * Every mode but mute still answers POWER_OFF, so that a test can tell a
@@ -288,6 +289,10 @@ misbehave_once(Worker *worker)
 		int fds[2] = {STDIN_FILENO, STDERR_FILENO};
 
 		vmp_send(CONTROL_FD, &record, fds, 2);
+	} else if (mode_is(worker, "hang-up")) {
+		close(CONTROL_FD);
+		for (;;)
+			pause();
 	} else if (mode_is(worker, "after-stopped")) {
 		send_stopped("stopped, or so it says");
 		send_state(VMP_STATE_RUNNING);

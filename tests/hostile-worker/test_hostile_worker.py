@@ -78,13 +78,22 @@ class TestHostileWorker(DaemonTestCase):
         self.check_protocol_breaker('oversized', 'longer than any record')
 
     def test_out_of_range(self):
-        self.check_protocol_breaker('out-of-range', 'an unexpected BALLOON')
+        self.check_protocol_breaker('out-of-range', 'a balloon of 268439552 bytes in a machine of 268435456 bytes')
 
     def test_descriptors(self):
         self.check_protocol_breaker('descriptors', 'wrong number of file descriptors')
 
     def test_after_stopped(self):
         self.check_protocol_breaker('after-stopped', 'STATE after STOPPED')
+
+    def test_hang_up(self):
+        """A worker that closes its control socket and lives on cannot be controlled."""
+        offset = self.daemon_log_size()
+        name, path = self.start_machine('hang-up')
+        self.wait_for(lambda: self.client.state(path) == 'aborted',
+                      lambda: f'{name} is {self.client.state(path)}', timeout=30)
+        self.assertIn('closed its control socket but did not exit', self.daemon_log(offset))
+        self.assert_pool_empty()
 
     def test_wrong_ready(self):
         offset = self.daemon_log_size()
