@@ -281,26 +281,6 @@ parse_stats(VmmBalloon *self, const VmmVirtqChain *chain, VmmError **error)
 
 typedef bool (*ChainHandler)(VmmBalloon *self, const VmmVirtqChain *chain, VmmError **error);
 
-static void
-give_up(VmmBalloon *self, unsigned queue_index, VmmError *error)
-{
-	vmm_autofree char *reason = vmm_strdup_printf("queue %u: %s", queue_index, error->message);
-
-	vmm_virtio_set_needs_reset(self->transport, reason);
-}
-
-/*
- * A guest can publish buffers as fast as they are returned: one notification
- * handles at most a queue's worth of chains, so that the transport's lock is
- * released and the worker's main loop gets its turn. The rest waits for the
- * next notification.
- */
-static bool
-within_budget(VmmVirtqueue *queue, unsigned *handled)
-{
-	return (*handled)++ < vmm_virtqueue_get_size(queue);
-}
-
 /* Handles and returns the available chains; false once the device needs a reset. */
 static bool
 drain(VmmBalloon *self, unsigned queue_index, ChainHandler handle)
@@ -312,7 +292,7 @@ drain(VmmBalloon *self, unsigned queue_index, ChainHandler handle)
 	bool ok = true;
 
 	while (ok && (queue = vmm_virtio_get_queue(self->transport, queue_index)) != NULL &&
-	       within_budget(queue, &handled)) {
+	       vmm_virtqueue_within_budget(queue, &handled)) {
 		vmm_autoptr(VmmError) error = NULL;
 		VmmVirtqPop popped = vmm_virtqueue_pop(queue, &chain, &error);
 		if (popped == VMM_VIRTQ_EMPTY)
@@ -322,7 +302,7 @@ drain(VmmBalloon *self, unsigned queue_index, ChainHandler handle)
 		if (ok)
 			used = true;
 		else
-			give_up(self, queue_index, error);
+			vmm_virtio_queue_failed(self->transport, queue_index, error);
 	}
 	if (used)
 		vmm_virtio_notify_used(self->transport, queue_index);
@@ -339,7 +319,7 @@ return_stats_buffer(VmmBalloon *self)
 		return;
 	self->stats_buffer_held = false;
 	if (!vmm_virtqueue_push(queue, self->stats_buffer_head, 0, &error)) {
-		give_up(self, self->stats_queue, error);
+		vmm_virtio_queue_failed(self->transport, self->stats_queue, error);
 		return;
 	}
 	vmm_virtio_notify_used(self->transport, self->stats_queue);
@@ -354,13 +334,13 @@ drain_stats(VmmBalloon *self)
 	unsigned handled = 0;
 
 	while ((queue = vmm_virtio_get_queue(self->transport, self->stats_queue)) != NULL &&
-	       within_budget(queue, &handled)) {
+	       vmm_virtqueue_within_budget(queue, &handled)) {
 		vmm_autoptr(VmmError) error = NULL;
 		VmmVirtqPop popped = vmm_virtqueue_pop(queue, &chain, &error);
 		if (popped == VMM_VIRTQ_EMPTY)
 			return;
 		if (popped == VMM_VIRTQ_BROKEN || !parse_stats(self, &chain, &error)) {
-			give_up(self, self->stats_queue, error);
+			vmm_virtio_queue_failed(self->transport, self->stats_queue, error);
 			return;
 		}
 		return_stats_buffer(self);

@@ -130,21 +130,6 @@ chain_write(VmmMemory *memory, const VmmVirtqChain *chain, const uint8_t *data, 
 	return done;
 }
 
-static void
-give_up(VmmConsole *self, unsigned queue_index, VmmError *error)
-{
-	vmm_autofree char *reason = vmm_strdup_printf("queue %u: %s", queue_index, error->message);
-
-	vmm_virtio_set_needs_reset(self->transport, reason);
-}
-
-/* As the balloon: at most a queue's worth of chains per notification. */
-static bool
-within_budget(VmmVirtqueue *queue, unsigned *handled)
-{
-	return (*handled)++ < vmm_virtqueue_get_size(queue);
-}
-
 /*
  * The chains the driver made available on @queue_index, all device-writable
  * (receive queues) or all device-readable (transmit queues), each handed to
@@ -172,7 +157,7 @@ process(VmmConsole *self,
 
 	while (ok && (has_more == NULL || has_more(self)) &&
 	       (queue = vmm_virtio_get_queue(self->transport, queue_index)) != NULL &&
-	       within_budget(queue, &handled)) {
+	       vmm_virtqueue_within_budget(queue, &handled)) {
 		vmm_autoptr(VmmError) error = NULL;
 		uint32_t written = 0;
 		VmmVirtqPop popped = vmm_virtqueue_pop(queue, &chain, &error);
@@ -185,7 +170,7 @@ process(VmmConsole *self,
 		if (ok)
 			used = true;
 		else
-			give_up(self, queue_index, error);
+			vmm_virtio_queue_failed(self->transport, queue_index, error);
 	}
 	if (used)
 		vmm_virtio_notify_used(self->transport, queue_index);

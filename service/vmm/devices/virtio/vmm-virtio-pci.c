@@ -144,6 +144,14 @@ vmm_virtio_set_needs_reset(VmmVirtio *self, const char *reason)
 	vmm_virtio_notify_config(self);
 }
 
+void
+vmm_virtio_queue_failed(VmmVirtio *self, unsigned queue_index, const VmmError *error)
+{
+	vmm_autofree char *reason = vmm_strdup_printf("queue %u: %s", queue_index, error->message);
+
+	vmm_virtio_set_needs_reset(self, reason);
+}
+
 bool
 vmm_virtio_needs_reset(VmmVirtio *self)
 {

@@ -64,6 +64,8 @@ void vmm_virtio_notify_config(VmmVirtio *self);
  * resets the device. The VM keeps running.
  */
 void vmm_virtio_set_needs_reset(VmmVirtio *self, const char *reason);
+/* The same for a broken chain on @queue_index: the reason is "queue N: ERROR". */
+void vmm_virtio_queue_failed(VmmVirtio *self, unsigned queue_index, const VmmError *error);
 bool vmm_virtio_needs_reset(VmmVirtio *self);
 void vmm_virtio_lock(VmmVirtio *self);
 void vmm_virtio_unlock(VmmVirtio *self);

@@ -48,6 +48,18 @@ uint16_t vmm_virtqueue_get_max_size(VmmVirtqueue *self);
 /* Ignored while the queue is enabled; checked by vmm_virtqueue_enable(). */
 void vmm_virtqueue_set_size(VmmVirtqueue *self, uint16_t size);
 uint16_t vmm_virtqueue_get_size(VmmVirtqueue *self);
+
+/*
+ * A guest can publish buffers as fast as a device returns them: one
+ * notification handles at most a queue's worth of chains, so that the
+ * transport's lock is released and the worker's main loop gets its turn.
+ * Counts one more chain in *@handled; false once the queue's worth is done.
+ */
+static inline bool
+vmm_virtqueue_within_budget(VmmVirtqueue *self, unsigned *handled)
+{
+	return (*handled)++ < vmm_virtqueue_get_size(self);
+}
 /* Guest-physical addresses of the descriptor table, the available and used rings. */
 void vmm_virtqueue_set_addresses(VmmVirtqueue *self, uint64_t desc, uint64_t avail, uint64_t used);
 void
