@@ -70,10 +70,8 @@ vmd_channel_shutdown(VmdChannel *self, const gchar *why)
 	g_signal_emit(self, signals[SIGNAL_CLOSED], 0, why);
 }
 
-static void protocol_error(VmdChannel *self, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
-
-static void
-protocol_error(VmdChannel *self, const gchar *format, ...)
+void
+vmd_channel_refuse(VmdChannel *self, const gchar *format, ...)
 {
 	g_autofree gchar *what = NULL;
 	g_autofree gchar *why = NULL;
@@ -92,9 +90,9 @@ complete_request(VmdChannel *self, const VmpRecord *reply)
 	PendingRequest *request = g_hash_table_lookup(self->pending, GUINT_TO_POINTER(reply->id));
 
 	if (request == NULL) {
-		protocol_error(self,
-			       "a reply to request %" G_GUINT32_FORMAT ", which is not pending",
-			       reply->id);
+		vmd_channel_refuse(self,
+				   "a reply to request %" G_GUINT32_FORMAT ", which is not pending",
+				   reply->id);
 		return;
 	}
 	if (request->task != NULL) {
@@ -115,12 +113,12 @@ handle_datagram(VmdChannel *self, const guint8 *buffer, long size, int *fds, uns
 	vmp_close_fds(fds, MIN(n_fds, VMP_FDS_MAX));
 	result = vmp_decode(buffer, (gsize)size, n_fds, VMP_FROM_WORKER, &record, &field);
 	if (result != VMP_DECODE_OK) {
-		protocol_error(self,
-			       "a record of %ld bytes: %s%s%s",
-			       size,
-			       vmp_decode_result_name(result),
-			       field != NULL ? ": " : "",
-			       field != NULL ? field : "");
+		vmd_channel_refuse(self,
+				   "a record of %ld bytes: %s%s%s",
+				   size,
+				   vmp_decode_result_name(result),
+				   field != NULL ? ": " : "",
+				   field != NULL ? field : "");
 		return;
 	}
 	if (record.kind == VMP_KIND_REPLY)

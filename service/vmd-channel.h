@@ -40,5 +40,10 @@ void vmd_channel_request(VmdChannel *self,
 gint vmd_channel_request_finish(VmdChannel *self, GAsyncResult *res, GError **error);
 /* Stops reading and fails pending requests; the socket closes with the object. */
 void vmd_channel_shutdown(VmdChannel *self, const gchar *why);
+/*
+ * Shuts the channel because the worker broke the protocol, which @format
+ * says how: "closed" reports "the worker broke the control protocol: ...".
+ */
+void vmd_channel_refuse(VmdChannel *self, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
 
 G_END_DECLS

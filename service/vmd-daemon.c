@@ -12,6 +12,7 @@
 #include "vmd-config.h"
 #include "vmd-daemon.h"
 #include "vmd-host.h"
+#include "vmd-leftovers.h"
 #include "vmd-machine.h"
 #include "vmd-open-as.h"
 #include "vmd-pool.h"
@@ -275,11 +276,13 @@ static void
 load_machines(VmdDaemon *self)
 {
 	g_autoptr(GPtrArray) all = vmd_store_load_all(self->store);
+	g_autoptr(GHashTable) leftovers = vmd_leftovers_find(self->config.worker.worker_path);
 
 	/* add_machine() takes each settings over. */
 	g_ptr_array_set_free_func(all, NULL);
 	for (guint i = 0; i < all->len; i++)
-		vmd_machine_end_leftover_workers(add_machine(self, g_ptr_array_index(all, i)));
+		vmd_machine_end_leftover_workers(add_machine(self, g_ptr_array_index(all, i)),
+						 leftovers);
 	g_info("Loaded %u machines", g_hash_table_size(self->machines));
 }
 

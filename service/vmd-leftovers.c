@@ -24,8 +24,9 @@ link_is(const gchar *link, const gchar *target)
 				  g_strcmp0(value + strlen(target), " (deleted)") == 0));
 }
 
-static gboolean
-holds_open(const gchar *pid, const gchar *path)
+/* Adds @pid under every file it holds open. */
+static void
+add_open_files(GHashTable *found, const gchar *pid)
 {
 	g_autofree gchar *fd_dir = g_build_filename("/proc", pid, "fd", NULL);
 	g_autoptr(GDir) dir = g_dir_open(fd_dir, 0, NULL);
@@ -33,11 +34,20 @@ holds_open(const gchar *pid, const gchar *path)
 
 	while (dir != NULL && (fd = g_dir_read_name(dir)) != NULL) {
 		g_autofree gchar *link = g_build_filename(fd_dir, fd, NULL);
+		gchar *target = g_file_read_link(link, NULL);
+		GArray *pids;
 
-		if (link_is(link, path))
-			return TRUE;
+		if (target == NULL)
+			continue;
+		pids = g_hash_table_lookup(found, target);
+		if (pids == NULL) {
+			pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+			g_hash_table_insert(found, target, pids);
+		} else {
+			g_free(target);
+		}
+		g_array_append_val(pids, (pid_t){(pid_t)g_ascii_strtoll(pid, NULL, 10)});
 	}
-	return FALSE;
 }
 
 static gboolean
@@ -68,26 +78,33 @@ end_process(pid_t pid, const gchar *machine)
 		g_warning("Machine %s: worker %d is still there after SIGKILL", machine, pid);
 }
 
-guint
-vmd_end_leftover_workers(const gchar *worker_path, const gchar *console_log, const gchar *machine)
+GHashTable *
+vmd_leftovers_find(const gchar *worker_path)
 {
 	g_autofree gchar *binary = g_canonicalize_filename(worker_path, NULL);
 	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+	GHashTable *found = g_hash_table_new_full(
+		g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
 	const gchar *entry;
-	guint ended = 0;
 
 	while (proc != NULL && (entry = g_dir_read_name(proc)) != NULL) {
 		g_autofree gchar *exe = NULL;
-		pid_t pid;
 
-		if (!g_ascii_isdigit(entry[0]))
+		if (!g_ascii_isdigit(entry[0]) || g_ascii_strtoll(entry, NULL, 10) == getpid())
 			continue;
-		pid = (pid_t)g_ascii_strtoll(entry, NULL, 10);
 		exe = g_build_filename("/proc", entry, "exe", NULL);
-		if (pid == getpid() || !link_is(exe, binary) || !holds_open(entry, console_log))
-			continue;
-		end_process(pid, machine);
-		ended++;
+		if (link_is(exe, binary))
+			add_open_files(found, entry);
 	}
-	return ended;
+	return found;
+}
+
+guint
+vmd_leftovers_end(GHashTable *found, const gchar *console_log, const gchar *machine)
+{
+	GArray *pids = g_hash_table_lookup(found, console_log);
+
+	for (guint i = 0; pids != NULL && i < pids->len; i++)
+		end_process(g_array_index(pids, pid_t, i), machine);
+	return pids != NULL ? pids->len : 0;
 }

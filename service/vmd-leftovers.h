@@ -10,16 +10,17 @@
 G_BEGIN_DECLS
 
 /*
- * Ends the workers an earlier vboxmemd left behind for @machine: processes
- * of @worker_path that hold its console log @console_log open. A worker
- * notices when its daemon goes away, unless it is stopped (SIGSTOP) or
- * stuck; without this a restarted vboxmemd would run a second worker for
- * the same machine while the first still holds its memory. The kernel's
- * view of open files is used, not the process's argv, which it can rewrite.
- *
- * Returns how many were ended.
+ * The workers an earlier vboxmemd may have left behind: a worker notices
+ * when its daemon goes away, unless it is stopped (SIGSTOP) or stuck, and a
+ * restarted vboxmemd must not run a second worker for a machine while the
+ * first still holds its memory. Workers are told apart by the machine's
+ * console log each holds open: the kernel's view of open files, not argv,
+ * which a process can rewrite.
  */
-guint
-vmd_end_leftover_workers(const gchar *worker_path, const gchar *console_log, const gchar *machine);
+
+/* One pass over /proc: the processes of @worker_path, by every file they hold open. */
+GHashTable *vmd_leftovers_find(const gchar *worker_path);
+/* Ends the processes in @found that hold @console_log open; returns how many. */
+guint vmd_leftovers_end(GHashTable *found, const gchar *console_log, const gchar *machine);
 
 G_END_DECLS

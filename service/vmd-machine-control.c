@@ -88,13 +88,17 @@ vmd_machine_update_memory_limit(VmdMachine *self, guint64 verified_actual)
 {
 	guint64 target = vbm_gdbus_balloon_get_target(self->balloon_iface);
 	guint64 held = self->settings->deflate_on_oom ? 0 : MIN(verified_actual, target);
+	guint64 limit = self->settings->memory_size - held + CGROUP_MARGIN;
 
-	vmd_cgroups_set_limit(self->cgroups,
-			      self->settings->name,
-			      self->settings->memory_size - held + CGROUP_MARGIN);
+	/* Called for every balloon update: the file is written only when the limit moves. */
+	if (limit == self->memory_limit)
+		return;
+	self->memory_limit = limit;
+	vmd_cgroups_set_limit(self->cgroups, self->settings->name, limit);
 }
 
-static void
+/* Returns the worker's resident memory, as measured for the charge. */
+static guint64
 charge_pool(VmdMachine *self, VmdWorker *worker)
 {
 	guint64 measured = vmd_host_process_rss(vmd_worker_get_pid(worker));
@@ -106,6 +110,7 @@ charge_pool(VmdMachine *self, VmdWorker *worker)
 	vmd_pool_update(self->pool,
 			self->settings->name,
 			MAX(self->settings->memory_size - actual, measured));
+	return measured;
 }
 
 static void
@@ -228,14 +233,13 @@ spawned_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 void
-vmd_machine_end_leftover_workers(VmdMachine *self)
+vmd_machine_end_leftover_workers(VmdMachine *self, GHashTable *found)
 {
 	g_autofree gchar *console_log =
 		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
 
 	if (self->worker == NULL)
-		vmd_end_leftover_workers(
-			self->worker_config->worker_path, console_log, self->settings->name);
+		vmd_leftovers_end(found, console_log, self->settings->name);
 }
 
 static void
@@ -244,6 +248,7 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *console_log = NULL;
 	VmdWorkerFiles files = VMD_WORKER_FILES_INIT;
+	g_autoptr(GHashTable) found = NULL;
 
 	if (!fail_unless(invocation,
 			 self->worker == NULL && vmd_machine_check_stopped(self, NULL),
@@ -264,10 +269,12 @@ start(VmdMachine *self, GDBusMethodInvocation *invocation, GVariant *args)
 	}
 	set_state(self, VBOXMEM_MACHINE_STATE_STARTING);
 	self->retouch_reported = FALSE;
-	vmd_machine_end_leftover_workers(self);
+	found = vmd_leftovers_find(self->worker_config->worker_path);
+	vmd_machine_end_leftover_workers(self, found);
 	vbm_gdbus_balloon_set_target(self->balloon_iface, self->settings->balloon_default_size);
-	files.cgroup_procs = vmd_cgroups_prepare(
-		self->cgroups, self->settings->name, self->settings->memory_size + CGROUP_MARGIN);
+	self->memory_limit = self->settings->memory_size + CGROUP_MARGIN;
+	files.cgroup_procs =
+		vmd_cgroups_prepare(self->cgroups, self->settings->name, self->memory_limit);
 	console_log =
 		vmd_store_path(self->store, self->settings->name, VMD_STORE_CONSOLE_LOG_SUFFIX);
 	vmd_worker_spawn(self->worker_config,
@@ -519,10 +526,11 @@ vmd_machine_collect_metrics(VmdMachine *self, VmdMetrics *metrics, VmdMachineTot
 	g_autoptr(GVariant) stats = NULL;
 	guint64 actual;
 	guint64 shared;
+	guint64 used;
 
 	if (self->worker == NULL)
 		return;
-	charge_pool(self, self->worker);
+	used = charge_pool(self, self->worker);
 	stats = vmd_worker_dup_guest_stats(self->worker);
 	for (guint i = 0; stats != NULL && i < G_N_ELEMENTS(guest_metrics); i++) {
 		guint64 value;
@@ -537,7 +545,7 @@ vmd_machine_collect_metrics(VmdMachine *self, VmdMetrics *metrics, VmdMachineTot
 			   name,
 			   "Guest/RAM/Usage/Hinted",
 			   vbm_gdbus_page_fusion_get_hinted_bytes(self->fusion_iface));
-	totals->used += vmd_host_process_rss(vmd_worker_get_pid(self->worker));
+	totals->used += used;
 	totals->ballooned += actual;
 	totals->shared += shared;
 }

@@ -36,6 +36,7 @@ struct _VmdMachine {
 	VmdWorker *worker;
 	gboolean stopping;
 	gboolean retouch_reported; /* the guest was caught taking ballooned memory back */
+	guint64 memory_limit;      /* of its worker's cgroup, as last set */
 	guint kill_timer;
 	GList *stop_waiters; /* GDBusMethodInvocation awaiting the end of the worker */
 };

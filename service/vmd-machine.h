@@ -36,7 +36,7 @@ typedef struct {
 } VmdMachineTotals;
 
 void vmd_machine_collect_metrics(VmdMachine *self, VmdMetrics *metrics, VmdMachineTotals *totals);
-/* Ends what an earlier vboxmemd left running for this machine (vmd-leftovers.h). */
-void vmd_machine_end_leftover_workers(VmdMachine *self);
+/* Ends what an earlier vboxmemd left running for this machine, as vmd_leftovers_find() @found. */
+void vmd_machine_end_leftover_workers(VmdMachine *self, GHashTable *found);
 
 G_END_DECLS

@@ -187,21 +187,6 @@ start_timed_out(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-static void refuse(VmdWorker *self, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
-
-/* Once per worker: the channel is shut and nothing more is read from it. */
-static void
-refuse(VmdWorker *self, const gchar *format, ...)
-{
-	g_autofree gchar *what = NULL;
-	va_list args;
-
-	va_start(args, format);
-	what = g_strdup_vprintf(format, args);
-	va_end(args);
-	vmd_channel_shutdown(self->channel, what);
-}
-
 static void
 take_ready(VmdWorker *self, const VmpReady *ready)
 {
@@ -209,13 +194,13 @@ take_ready(VmdWorker *self, const VmpReady *ready)
 
 	if (ready->version != VMP_VERSION || ready->memory_size != self->memory_size ||
 	    ready->n_vcpus != self->cpus || ready->balloon_target != self->balloon_target) {
-		refuse(self,
-		       "the worker broke the control protocol: READY does not match the machine "
-		       "(version %" G_GUINT32_FORMAT ", %" G_GUINT64_FORMAT
-		       " bytes, %" G_GUINT32_FORMAT " vCPUs)",
-		       ready->version,
-		       ready->memory_size,
-		       ready->n_vcpus);
+		vmd_channel_refuse(self->channel,
+				   "READY does not match the machine "
+				   "(version %" G_GUINT32_FORMAT ", %" G_GUINT64_FORMAT
+				   " bytes, %" G_GUINT32_FORMAT " vCPUs)",
+				   ready->version,
+				   ready->memory_size,
+				   ready->n_vcpus);
 		return;
 	}
 	self->ready = TRUE;
@@ -230,11 +215,11 @@ static gboolean
 take_balloon(VmdWorker *self, const VmpBalloon *balloon)
 {
 	if (balloon->target > self->memory_size || balloon->actual > self->memory_size) {
-		refuse(self,
-		       "the worker broke the control protocol: a balloon of %" G_GUINT64_FORMAT
-		       " bytes in a machine of %" G_GUINT64_FORMAT " bytes",
-		       MAX(balloon->target, balloon->actual),
-		       self->memory_size);
+		vmd_channel_refuse(self->channel,
+				   "a balloon of %" G_GUINT64_FORMAT
+				   " bytes in a machine of %" G_GUINT64_FORMAT " bytes",
+				   MAX(balloon->target, balloon->actual),
+				   self->memory_size);
 		return FALSE;
 	}
 	self->balloon = *balloon;
@@ -276,20 +261,18 @@ channel_record_cb(VmdChannel *channel, const VmpRecord *record, VmdWorker *self)
 	const gchar *kind = vmp_kind_name(record->kind);
 
 	if (self->stopped) {
-		refuse(self, "the worker broke the control protocol: %s after STOPPED", kind);
+		vmd_channel_refuse(self->channel, "%s after STOPPED", kind);
 		return;
 	}
 	if (!self->ready) {
 		if (record->kind == VMP_KIND_READY)
 			take_ready(self, &record->ready);
 		else
-			refuse(self,
-			       "the worker broke the control protocol: %s before READY",
-			       kind);
+			vmd_channel_refuse(self->channel, "%s before READY", kind);
 		return;
 	}
 	if (!take_event(self, record)) {
-		refuse(self, "the worker broke the control protocol: an unexpected %s", kind);
+		vmd_channel_refuse(self->channel, "an unexpected %s", kind);
 		return;
 	}
 	g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
